@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Builds atrestfs in build-DIR (out of tree). Usage: build.sh [plain|sanitize]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+flavour=${1:-plain}
+cd "$top"
+[ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] || autoreconf -fi >/dev/null
+mkdir -p "build-$flavour"
+cd "build-$flavour"
+if [ ! -f Makefile ] || [ Makefile -ot ../Makefile.in ]; then
+	extra=()
+	[ "$flavour" = sanitize ] && extra=(--enable-sanitizers)
+	../configure -q CFLAGS="-O2 -g" "${extra[@]}"
+fi
+make -s -j"$(nproc)" all

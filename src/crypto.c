@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Crypto core on OpenSSL 3. The only file that includes OpenSSL headers.
+ *
+ * Hot path: crypto_gcm_seal()/crypto_gcm_open() run once per 4 KiB block on
+ * every FUSE worker thread. Each thread keeps its own pre-initialised cipher
+ * contexts (one per direction), so a call is one key/IV init, one update and
+ * one final, with no allocation. Every OpenSSL return is checked with != 1.
+ */
+#include "crypto.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+
+enum { CTX_GCM_ENC, CTX_GCM_DEC, CTX_COUNT };
+
+struct thread_ctx {
+	EVP_CIPHER_CTX *c[CTX_COUNT];
+	int ivlen[CTX_COUNT];
+};
+
+static pthread_key_t tctx_key;
+static pthread_once_t tctx_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *gcm_cipher;
+static EVP_CIPHER *siv_cipher;
+static EVP_CIPHER *wrap_cipher;
+
+static void thread_ctx_free(void *p)
+{
+	struct thread_ctx *t = p;
+
+	for (int i = 0; i < CTX_COUNT; i++)
+		EVP_CIPHER_CTX_free(t->c[i]);
+	OPENSSL_free(t);
+}
+
+static void crypto_init_once(void)
+{
+	pthread_key_create(&tctx_key, thread_ctx_free);
+	gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	siv_cipher = EVP_CIPHER_fetch(NULL, "AES-256-SIV", NULL);
+	wrap_cipher = EVP_CIPHER_fetch(NULL, "AES-256-WRAP-PAD", NULL);
+}
+
+/* The calling thread's GCM context for one direction, created on first use. */
+static EVP_CIPHER_CTX *gcm_ctx(int which, size_t iv_len)
+{
+	struct thread_ctx *t;
+
+	pthread_once(&tctx_once, crypto_init_once);
+	if (!gcm_cipher)
+		return NULL;
+	t = pthread_getspecific(tctx_key);
+	if (!t) {
+		t = OPENSSL_zalloc(sizeof(*t));
+		if (!t)
+			return NULL;
+		pthread_setspecific(tctx_key, t);
+	}
+	if (!t->c[which]) {
+		t->c[which] = EVP_CIPHER_CTX_new();
+		if (!t->c[which] ||
+		    EVP_CipherInit_ex2(t->c[which], gcm_cipher, NULL, NULL,
+				       which == CTX_GCM_ENC, NULL) != 1)
+			goto fail;
+		t->ivlen[which] = 12;
+	}
+	if (t->ivlen[which] != (int)iv_len) {
+		if (EVP_CIPHER_CTX_ctrl(t->c[which], EVP_CTRL_GCM_SET_IVLEN,
+					(int)iv_len, NULL) != 1)
+			goto fail;
+		t->ivlen[which] = (int)iv_len;
+	}
+	return t->c[which];
+fail:
+	EVP_CIPHER_CTX_free(t->c[which]);
+	t->c[which] = NULL;
+	return NULL;
+}
+
+int crypto_random(void *buf, size_t n)
+{
+	return RAND_bytes(buf, (int)n) == 1 ? 0 : -EIO;
+}
+
+int crypto_random_priv(void *buf, size_t n)
+{
+	return RAND_priv_bytes(buf, (int)n) == 1 ? 0 : -EIO;
+}
+
+int crypto_hkdf(const uint8_t *key, size_t key_len, const uint8_t *salt,
+		size_t salt_len, const uint8_t *info, size_t info_len,
+		uint8_t *out, size_t out_len)
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM p[5], *q = p;
+	int r = -EIO;
+
+	if (!kctx)
+		goto out;
+	*q++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+						(char *)"SHA256", 0);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+						 (void *)key, key_len);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+						 (void *)salt, salt_len);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+						 (void *)info, info_len);
+	*q = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(kctx, out, out_len, p) == 1)
+		r = 0;
+out:
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return r;
+}
+
+int crypto_hmac(const uint8_t *key, size_t key_len, const void *data,
+		size_t len, uint8_t out[CRYPTO_MAC_LEN])
+{
+	size_t out_len = 0;
+
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, data,
+		      len, out, CRYPTO_MAC_LEN, &out_len) == NULL ||
+	    out_len != CRYPTO_MAC_LEN)
+		return -EIO;
+	return 0;
+}
+
+int crypto_sha256(const void *data, size_t len, uint8_t out[32])
+{
+	return EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL) == 1 ? 0
+									 : -EIO;
+}
+
+int crypto_memeq(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+int crypto_gcm_seal(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *iv,
+		    size_t iv_len, const uint8_t *aad, size_t aad_len,
+		    const uint8_t *pt, size_t len, uint8_t *ct,
+		    uint8_t tag[CRYPTO_TAG_LEN])
+{
+	EVP_CIPHER_CTX *c;
+	int l;
+
+	if (iv_len == 0 || iv_len > 64 || len > INT32_MAX || aad_len > INT32_MAX)
+		return -EINVAL;
+	c = gcm_ctx(CTX_GCM_ENC, iv_len);
+	if (!c)
+		return -ENOMEM;
+	if (EVP_EncryptInit_ex2(c, NULL, key, iv, NULL) != 1)
+		return -EIO;
+	if (aad_len && EVP_EncryptUpdate(c, NULL, &l, aad, (int)aad_len) != 1)
+		return -EIO;
+	if (len && EVP_EncryptUpdate(c, ct, &l, pt, (int)len) != 1)
+		return -EIO;
+	if (EVP_EncryptFinal_ex(c, ct + len, &l) != 1)
+		return -EIO;
+	if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, CRYPTO_TAG_LEN, tag) !=
+	    1)
+		return -EIO;
+	return 0;
+}
+
+int crypto_gcm_open(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *iv,
+		    size_t iv_len, const uint8_t *aad, size_t aad_len,
+		    const uint8_t *ct, size_t len, uint8_t *pt,
+		    const uint8_t tag[CRYPTO_TAG_LEN])
+{
+	EVP_CIPHER_CTX *c;
+	int l;
+
+	if (iv_len == 0 || iv_len > 64 || len > INT32_MAX || aad_len > INT32_MAX)
+		return -EINVAL;
+	c = gcm_ctx(CTX_GCM_DEC, iv_len);
+	if (!c)
+		return -ENOMEM;
+	if (EVP_DecryptInit_ex2(c, NULL, key, iv, NULL) != 1)
+		return -EIO;
+	if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, CRYPTO_TAG_LEN,
+				(void *)tag) != 1)
+		return -EIO;
+	if (aad_len && EVP_DecryptUpdate(c, NULL, &l, aad, (int)aad_len) != 1)
+		return -EIO;
+	if (len && EVP_DecryptUpdate(c, pt, &l, ct, (int)len) != 1)
+		return -EIO;
+	if (EVP_DecryptFinal_ex(c, pt + len, &l) != 1) {
+		/* Never hand out plaintext that failed authentication. */
+		OPENSSL_cleanse(pt, len);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* SIV is one-shot per message, so a fresh context per call is no loss. */
+static int siv_run(int enc, const uint8_t key[CRYPTO_SIV_KEY_LEN],
+		   const uint8_t *const *ad, const size_t *ad_len, size_t n_ad,
+		   const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+	EVP_CIPHER_CTX *c;
+	int l, r = -EIO;
+
+	if (len == 0 || len > INT32_MAX)
+		return -EINVAL;
+	pthread_once(&tctx_once, crypto_init_once);
+	if (!siv_cipher)
+		return -EIO;
+	c = EVP_CIPHER_CTX_new();
+	if (!c)
+		return -ENOMEM;
+	if (EVP_CipherInit_ex2(c, siv_cipher, key, NULL, enc, NULL) != 1)
+		goto out;
+	if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG,
+					CRYPTO_TAG_LEN, tag) != 1)
+		goto out;
+	for (size_t i = 0; i < n_ad; i++)
+		if (EVP_CipherUpdate(c, NULL, &l, ad[i], (int)ad_len[i]) != 1)
+			goto out;
+	/* A tampered ciphertext already fails here, not only in Final. */
+	if (EVP_CipherUpdate(c, out, &l, in, (int)len) != 1 ||
+	    EVP_CipherFinal_ex(c, out + len, &l) != 1) {
+		r = enc ? -EIO : -EBADMSG;
+		goto out;
+	}
+	if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG,
+				       CRYPTO_TAG_LEN, tag) != 1)
+		goto out;
+	r = 0;
+out:
+	if (r && !enc)
+		OPENSSL_cleanse(out, len);
+	EVP_CIPHER_CTX_free(c);
+	return r;
+}
+
+int crypto_siv_seal(const uint8_t key[CRYPTO_SIV_KEY_LEN],
+		    const uint8_t *const *ad, const size_t *ad_len, size_t n_ad,
+		    const uint8_t *pt, size_t len, uint8_t *ct,
+		    uint8_t tag[CRYPTO_TAG_LEN])
+{
+	return siv_run(1, key, ad, ad_len, n_ad, pt, len, ct, tag);
+}
+
+int crypto_siv_open(const uint8_t key[CRYPTO_SIV_KEY_LEN],
+		    const uint8_t *const *ad, const size_t *ad_len, size_t n_ad,
+		    const uint8_t *ct, size_t len, uint8_t *pt,
+		    const uint8_t tag[CRYPTO_TAG_LEN])
+{
+	return siv_run(0, key, ad, ad_len, n_ad, ct, len, pt, (uint8_t *)tag);
+}
+
+static int wrap_run(int enc, const uint8_t kek[CRYPTO_KEY_LEN],
+		    const uint8_t *in, size_t len, uint8_t *out,
+		    size_t *out_len)
+{
+	EVP_CIPHER_CTX *c;
+	int l = 0, l2 = 0, r = -EIO;
+
+	if (len == 0 || len > 4096 || (!enc && (len < 16 || len % 8)))
+		return -EINVAL;
+	pthread_once(&tctx_once, crypto_init_once);
+	if (!wrap_cipher)
+		return -EIO;
+	c = EVP_CIPHER_CTX_new();
+	if (!c)
+		return -ENOMEM;
+	EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+	if (EVP_CipherInit_ex2(c, wrap_cipher, kek, NULL, enc, NULL) != 1)
+		goto out;
+	if (EVP_CipherUpdate(c, out, &l, in, (int)len) != 1 ||
+	    EVP_CipherFinal_ex(c, out + l, &l2) != 1) {
+		r = enc ? -EIO : -EBADMSG;
+		goto out;
+	}
+	*out_len = (size_t)l + (size_t)l2;
+	r = 0;
+out:
+	EVP_CIPHER_CTX_free(c);
+	return r;
+}
+
+int crypto_keywrap(const uint8_t kek[CRYPTO_KEY_LEN], const uint8_t *in,
+		   size_t len, uint8_t *out, size_t *out_len)
+{
+	return wrap_run(1, kek, in, len, out, out_len);
+}
+
+int crypto_keyunwrap(const uint8_t kek[CRYPTO_KEY_LEN], const uint8_t *in,
+		     size_t len, uint8_t *out, size_t *out_len)
+{
+	return wrap_run(0, kek, in, len, out, out_len);
+}
+
+/* ---- base64: own strict codec; EVP_DecodeBlock counts padding as data ---- */
+
+static const char b64_std[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_url[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t crypto_b64_len(size_t n)
+{
+	return (n + 2) / 3 * 4;
+}
+
+static size_t b64_encode(const char *alpha, int pad, const uint8_t *in,
+			 size_t n, char *out)
+{
+	size_t o = 0, i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+			     in[i + 2];
+		out[o++] = alpha[v >> 18];
+		out[o++] = alpha[(v >> 12) & 63];
+		out[o++] = alpha[(v >> 6) & 63];
+		out[o++] = alpha[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		out[o++] = alpha[v >> 18];
+		out[o++] = alpha[(v >> 12) & 63];
+		if (i + 1 < n)
+			out[o++] = alpha[(v >> 6) & 63];
+		else if (pad)
+			out[o++] = '=';
+		if (pad)
+			out[o++] = '=';
+	}
+	out[o] = '\0';
+	return o;
+}
+
+size_t crypto_b64url_encode(const uint8_t *in, size_t n, char *out)
+{
+	return b64_encode(b64_url, 0, in, n, out);
+}
+
+size_t crypto_b64_encode(const uint8_t *in, size_t n, char *out)
+{
+	return b64_encode(b64_std, 1, in, n, out);
+}
+
+static int b64_val(const char *alpha, char ch)
+{
+	const char *p = ch ? strchr(alpha, ch) : NULL;
+
+	return p ? (int)(p - alpha) : -1;
+}
+
+static long b64_decode(const char *alpha, int pad, const char *in, size_t n,
+		       uint8_t *out, size_t cap)
+{
+	size_t full, rem, o = 0;
+	uint32_t v = 0;
+
+	if (pad) {
+		if (n % 4)
+			return -EINVAL;
+		if (n && in[n - 1] == '=')
+			n--;
+		if (n && in[n - 1] == '=')
+			n--;
+	}
+	rem = n % 4;
+	if (rem == 1)
+		return -EINVAL;
+	full = n - rem;
+	if (full / 4 * 3 + (rem ? rem - 1 : 0) > cap)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		int d = b64_val(alpha, in[i]);
+		if (d < 0)
+			return -EINVAL;
+		v = v << 6 | (uint32_t)d;
+		if (i % 4 == 3) {
+			out[o++] = (uint8_t)(v >> 16);
+			out[o++] = (uint8_t)(v >> 8);
+			out[o++] = (uint8_t)v;
+			v = 0;
+		}
+	}
+	if (rem == 2) {
+		if (v & 0xf) /* non-canonical: leftover bits must be zero */
+			return -EINVAL;
+		out[o++] = (uint8_t)(v >> 4);
+	} else if (rem == 3) {
+		if (v & 0x3)
+			return -EINVAL;
+		out[o++] = (uint8_t)(v >> 10);
+		out[o++] = (uint8_t)(v >> 2);
+	}
+	return (long)o;
+}
+
+long crypto_b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap)
+{
+	return b64_decode(b64_url, 0, in, n, out, cap);
+}
+
+long crypto_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
+{
+	return b64_decode(b64_std, 1, in, n, out, cap);
+}

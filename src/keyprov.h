@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Key sources: what wraps the volume key. Each source is a const vtable
+ * registered in keyprov.c; the rest of atrestfs never knows which one it
+ * talks to. A source's state in the config is one JSON object (the volume's
+ * "key_source" minus its "type"), which only that source reads or writes.
+ */
+#ifndef ATRESTFS_KEYPROV_H
+#define ATRESTFS_KEYPROV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#define KEYPROV_KEY_LEN 32
+
+/** Options of `atrestfs create` that belong to one key source. */
+struct kp_options {
+	const char *tpm2_tcti;
+	const char *tpm2_pcrs;
+	const char *tpm2_srk_handle;
+	const char *kms_region;
+	const char *kms_endpoint;
+	const char *kms_profile;
+};
+
+struct keyprov {
+	const char *name;
+	/**
+	 * At create: make the volume key (or have the KMS make it), wrap it
+	 * and describe the wrapped form in @p params.
+	 * @param arg the part of SPEC after "name:" (may be NULL)
+	 * @param key out, KEYPROV_KEY_LEN bytes of caller's secure memory
+	 */
+	int (*enroll)(const char *arg, const struct kp_options *opt,
+		      const char *volume_uuid, uint8_t *key, json_t **params);
+	/**
+	 * At mount: recover the volume key from @p params.
+	 * @param arg from the mount's key_source=name:arg option (may be NULL)
+	 */
+	int (*unlock)(const json_t *params, const char *arg,
+		      const char *volume_uuid, uint8_t *key);
+	/** Strict check of @p params: -EINVAL on any unknown/bad field. */
+	int (*validate)(const json_t *params);
+	/** `atrestfs info` lines: everything but secrets. */
+	void (*describe)(const json_t *params, FILE *out);
+	/** Short identification for the audit line (path, ARN, PCRs). */
+	void (*audit_id)(const json_t *params, char *buf, size_t n);
+};
+
+extern const struct keyprov kp_keyfile;
+
+/** The source named @p name, or NULL. */
+const struct keyprov *keyprov_find(const char *name);
+
+/**
+ * Split "name[:arg]" into its source and argument (@p arg points into
+ * @p spec, or is NULL). -EINVAL with a message for an unknown name.
+ */
+int keyprov_parse_spec(const char *spec, const struct keyprov **kp,
+		       const char **arg, char *name_buf, size_t name_len);
+
+#endif

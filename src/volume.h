@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The volume: its config file (VOLUME/atrestfs.conf), the key hierarchy
+ * below the volume key, and the refusal rules that decide whether a mount
+ * may go ahead.
+ *
+ * The config is JSON, mode 0400, written atomically (temp file, fsync,
+ * rename, fsync of the directory) and parsed strictly: unknown versions,
+ * fields, types and algorithms are refused, never ignored. An encrypted
+ * volume's config carries an HMAC-SHA256 ("mac") over the canonical form of
+ * everything else, under a key derived from the volume key.
+ *
+ * Every function logs its own precise reason with log_err() and returns 0
+ * or a negative errno.
+ */
+#ifndef ATRESTFS_VOLUME_H
+#define ATRESTFS_VOLUME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define VOLUME_CONFIG_NAME "atrestfs.conf"
+#define VOLUME_FORMAT 1
+#define VOLUME_CIPHER "AES-256-GCM"
+#define VOLUME_NAME_SCHEME "AES-256-SIV"
+#define VOLUME_BLOCK_SIZE 4096
+#define VOLUME_CONFIG_MAX (64 * 1024) /* larger files are refused unread */
+
+struct volume_config {
+	int format;
+	char uuid[37];       /* canonical text form */
+	uint8_t uuid_bin[16];
+	char created[32];    /* RFC 3339, UTC */
+	bool encrypted;
+	/* encrypted volumes only: */
+	char key_source[16]; /* "keyfile", "tpm2", "kms" */
+	json_t *key_params;  /* the provider's object (owned), without "type" */
+	uint8_t mac[32];
+};
+
+/** Subkeys derived from the volume key; lives in secmem. */
+struct volume_keys {
+	uint8_t content[32];
+	uint8_t names[64];
+	uint8_t config_mac[32];
+};
+
+/** A new config with a random UUID and the current time. */
+int volume_config_new(bool encrypted, struct volume_config **out);
+void volume_config_free(struct volume_config *cfg);
+
+/**
+ * Parse and strictly validate a config text (hostile input: any length,
+ * any content). Does not check the MAC (that needs the key).
+ */
+int volume_config_parse(const char *text, size_t len, struct volume_config **out);
+
+/** Serialise (with the MAC field for encrypted volumes). Caller frees. */
+char *volume_config_dump(const struct volume_config *cfg);
+
+/** Load VOLUME/atrestfs.conf: -ENOENT when the directory is not a volume. */
+int volume_config_load(const char *voldir, struct volume_config **out);
+
+/**
+ * Write VOLUME/atrestfs.conf atomically; refuses to replace an existing one
+ * (-EEXIST).
+ */
+int volume_config_store(const char *voldir, const struct volume_config *cfg);
+
+/**
+ * Derive the subkeys from the 32-byte volume key with HKDF-SHA256, salt =
+ * volume UUID. The caller wipes the volume key afterwards.
+ */
+int volume_derive_keys(const uint8_t vkey[32], const uint8_t uuid[16],
+		       struct volume_keys **out);
+void volume_keys_free(struct volume_keys *keys);
+
+/** Set cfg->mac over the canonical form of everything else. */
+int volume_config_seal(struct volume_config *cfg, const struct volume_keys *keys);
+
+/** Check cfg->mac: -EBADMSG on mismatch (tampered config). */
+int volume_config_verify(const struct volume_config *cfg,
+			 const struct volume_keys *keys);
+
+/** What a mount expects (from its options). */
+struct volume_expect {
+	bool encryption;        /* false only with -o encryption=off */
+	const char *key_source; /* type named by the mount, or NULL */
+};
+
+enum volume_verdict {
+	VOLUME_OK = 0,
+	VOLUME_NOT_A_VOLUME,     /* no atrestfs.conf */
+	VOLUME_ENCRYPTED_BUT_OFF,
+	VOLUME_PLAIN_BUT_EXPECTED,
+	VOLUME_KEY_SOURCE_MISMATCH,
+};
+
+/**
+ * The refusal rules of the design as one decision: @p cfg is the loaded
+ * config or NULL when there is none.
+ */
+enum volume_verdict volume_check_mount(const struct volume_config *cfg,
+				       const struct volume_expect *exp);
+
+/** The user-facing reason for a verdict (never NULL). */
+const char *volume_verdict_message(enum volume_verdict v);
+
+#endif
