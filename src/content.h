@@ -87,4 +87,16 @@ int content_truncate(struct content_file *f, int fd, off_t size);
  */
 off_t content_seek(struct content_file *f, int fd, off_t off, int whence);
 
+/**
+ * Seal a small value that is not file content (extended attribute values):
+ * nonce || GCM(value) || tag, @p len + CONTENT_OVERHEAD bytes into @p out,
+ * under the content key, with @p aad bound in.
+ */
+int content_blob_seal(struct content_ctx *ctx, const void *aad, size_t aad_len,
+		      const void *in, size_t len, uint8_t *out);
+
+/** Open a sealed value; @p out gets @p len - CONTENT_OVERHEAD bytes. */
+int content_blob_open(struct content_ctx *ctx, const void *aad, size_t aad_len,
+		      const uint8_t *in, size_t len, void *out);
+
 #endif

@@ -51,6 +51,8 @@ struct keyprov {
 };
 
 extern const struct keyprov kp_keyfile;
+extern const struct keyprov kp_tpm2;
+extern const struct keyprov kp_kms;
 
 /** The source named @p name, or NULL. */
 const struct keyprov *keyprov_find(const char *name);

@@ -23,6 +23,9 @@
 #define NAMES_LONG_SUFFIX ".name"
 #define NAMES_MAX 255        /* plaintext and on-disk name limit */
 #define NAMES_ENC_MAX 400    /* encoded name of a 255-byte name, with room */
+/* Encoded symlink targets must fit the kernel's 4095-byte limit. */
+#define NAMES_TARGET_MAX 3000
+#define NAMES_TARGET_ENC_MAX 4095
 
 struct names_ctx;
 
@@ -57,6 +60,21 @@ int names_long_entry(const char *enc, char *out);
 
 /** True for an entry name produced by names_long_entry(). */
 bool names_is_long_entry(const char *entry);
+
+/**
+ * Encrypt a symlink target (1..NAMES_TARGET_MAX bytes) under the symlink's
+ * directory ID into base64url text in @p enc (NAMES_TARGET_ENC_MAX + 1).
+ * The associated data differs from names, so a target never passes as a
+ * name. @return 0, -EINVAL, or -ENAMETOOLONG when the target is too long.
+ */
+int names_encrypt_target(struct names_ctx *ctx,
+			 const uint8_t dirid[NAMES_DIRID_LEN],
+			 const char *target, char *enc);
+
+/** Decrypt a symlink target; @p target gets NAMES_TARGET_MAX + 1 bytes. */
+int names_decrypt_target(struct names_ctx *ctx,
+			 const uint8_t dirid[NAMES_DIRID_LEN],
+			 const char *enc, char *target);
 
 /** True for names the volume uses for itself (never shown in the mount). */
 bool names_is_bookkeeping(const char *entry);
