@@ -94,3 +94,32 @@ make_keyfile_volume() {
 
 # True when no FUSE filesystem is mounted on $1.
 not_mounted() { ! mountpoint -q "$1"; }
+
+# A fresh volume mounted at $MNT: VOL, KEY and MNT are set for the caller.
+# $1 = "encrypted" (keyfile) or "plain".
+mount_fresh() {
+	VOL=$WORK/vol KEY=$WORK/key MNT=$WORK/mnt
+	mkdir -p "$MNT"
+	if [ "${1:-encrypted}" = plain ]; then
+		atr create --no-encryption "$VOL" >/dev/null
+		atr_mount "$VOL" "$MNT" -o encryption=off
+	else
+		make_keyfile_volume "$VOL" "$KEY"
+		atr_mount "$VOL" "$MNT"
+	fi
+}
+
+# Remount $VOL on $MNT with the same options as mount_fresh($1).
+remount() {
+	atr_umount "$MNT"
+	if [ "${1:-encrypted}" = plain ]; then
+		atr_mount "$VOL" "$MNT" -o encryption=off
+	else
+		atr_mount "$VOL" "$MNT"
+	fi
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
