@@ -1,2 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* placeholder: being written */
+/*
+ * The key-source registry: maps the name in "--key-source NAME[:ARG]" and in
+ * the config's key_source.type to its vtable. A source whose functions are
+ * missing is known by name (so its volumes are recognised) but reports
+ * itself unavailable instead of crashing.
+ */
+#include "keyprov.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+
+static const struct keyprov *const registry[] = { &kp_keyfile, &kp_tpm2,
+						  &kp_kms };
+
+const struct keyprov *keyprov_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++)
+		if (!strcmp(registry[i]->name, name))
+			return registry[i];
+	return NULL;
+}
+
+int keyprov_parse_spec(const char *spec, const struct keyprov **kp,
+		       const char **arg, char *name_buf, size_t name_len)
+{
+	const char *colon = strchr(spec, ':');
+	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+
+	if (n == 0 || n >= name_len) {
+		log_err("invalid key source \"%s\": expected keyfile:PATH, "
+			"tpm2 or kms:KEY", spec);
+		return -EINVAL;
+	}
+	memcpy(name_buf, spec, n);
+	name_buf[n] = '\0';
+	*kp = keyprov_find(name_buf);
+	if (!*kp) {
+		log_err("unknown key source \"%s\": expected keyfile, tpm2 or "
+			"kms", name_buf);
+		return -EINVAL;
+	}
+	*arg = colon ? colon + 1 : NULL;
+	if (*arg && !**arg)
+		*arg = NULL;
+	return 0;
+}

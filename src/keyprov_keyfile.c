@@ -1,2 +1,273 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* placeholder: being written */
+/*
+ * The keyfile key source: a root-only file holding a 32-byte wrapping key.
+ * The embedded default for demos, tests and hosts with neither TPM nor KMS.
+ *
+ * The volume key is wrapped with AES-256 key wrap (RFC 5649) under
+ * KEK = HKDF(file key, salt = volume UUID, info "atrestfs keyfile wrap"),
+ * so a wrapped key only opens the volume it was made for.
+ */
+#include "keyprov.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "secmem.h"
+
+#define WRAPPED_LEN (KEYPROV_KEY_LEN + CRYPTO_WRAP_OVERHEAD)
+
+static int fsync_parent(const char *path)
+{
+	char buf[PATH_MAX];
+	int fd, r = 0;
+
+	if (strlen(path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* A new keyfile: exclusive create, so an existing file is never replaced. */
+static int create_keyfile(const char *path, uint8_t *fkey)
+{
+	int fd, r;
+
+	r = crypto_random_priv(fkey, KEYPROV_KEY_LEN);
+	if (r)
+		return r;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0400);
+	if (fd < 0) {
+		r = -errno;
+		log_err("cannot create keyfile %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (write(fd, fkey, KEYPROV_KEY_LEN) != KEYPROV_KEY_LEN || fsync(fd)) {
+		r = errno ? -errno : -EIO;
+		close(fd);
+		unlink(path);
+		log_err("cannot write keyfile %s: %s", path, strerror(-r));
+		return r;
+	}
+	close(fd);
+	r = fsync_parent(path);
+	if (!r)
+		log_info("created keyfile %s (mode 0400): keep it safe, the "
+			 "volume cannot be opened without it", path);
+	return r;
+}
+
+/* Read an existing keyfile after the checks a root-only secret deserves. */
+static int read_keyfile(const char *path, uint8_t *fkey)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -ELOOP)
+			log_err("keyfile %s is a symbolic link: refused", path);
+		else
+			log_err("cannot open keyfile %s: %s", path,
+				strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st)) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_err("keyfile %s is not a regular file", path);
+		r = -EINVAL;
+	} else if (st.st_mode & 077) {
+		log_err("keyfile %s is accessible by group or others (mode "
+			"%04o): chmod 0400 it", path, st.st_mode & 07777);
+		r = -EPERM;
+	} else if (st.st_uid != geteuid()) {
+		log_err("keyfile %s is owned by uid %u, not by uid %u", path,
+			st.st_uid, geteuid());
+		r = -EPERM;
+	} else if (st.st_size != KEYPROV_KEY_LEN) {
+		log_err("keyfile %s has %lld bytes; a keyfile holds exactly %d",
+			path, (long long)st.st_size, KEYPROV_KEY_LEN);
+		r = -EINVAL;
+	} else {
+		n = pread(fd, fkey, KEYPROV_KEY_LEN, 0);
+		if (n != KEYPROV_KEY_LEN) {
+			log_err("cannot read keyfile %s", path);
+			r = -EIO;
+		}
+	}
+out:
+	close(fd);
+	return r;
+}
+
+static int derive_kek(const uint8_t *fkey, const char *uuid, uint8_t *kek)
+{
+	static const char info[] = "atrestfs keyfile wrap";
+
+	return crypto_hkdf(fkey, KEYPROV_KEY_LEN, (const uint8_t *)uuid,
+			   strlen(uuid), (const uint8_t *)info, strlen(info),
+			   kek, KEYPROV_KEY_LEN);
+}
+
+static int keyfile_enroll(const char *arg, const struct kp_options *opt,
+			  const char *volume_uuid, uint8_t *key,
+			  json_t **params)
+{
+	uint8_t *fkey = secmem_alloc(2 * KEYPROV_KEY_LEN);
+	uint8_t *kek = fkey + KEYPROV_KEY_LEN;
+	uint8_t wrapped[WRAPPED_LEN];
+	char path[PATH_MAX], b64[64];
+	size_t wlen;
+	int r;
+
+	(void)opt;
+	if (!fkey)
+		return -ENOMEM;
+	if (!arg || !*arg) {
+		log_err("key source keyfile needs a path: --key-source "
+			"keyfile:PATH");
+		r = -EINVAL;
+		goto out;
+	}
+	if (access(arg, F_OK) == 0 || errno != ENOENT)
+		r = read_keyfile(arg, fkey);
+	else
+		r = create_keyfile(arg, fkey);
+	if (r)
+		goto out;
+	if (!realpath(arg, path)) {
+		r = -errno;
+		goto out;
+	}
+	r = crypto_random_priv(key, KEYPROV_KEY_LEN);
+	if (!r)
+		r = derive_kek(fkey, volume_uuid, kek);
+	if (!r)
+		r = crypto_keywrap(kek, key, KEYPROV_KEY_LEN, wrapped, &wlen);
+	if (r)
+		goto out;
+	crypto_b64_encode(wrapped, wlen, b64);
+	*params = json_pack("{s:s, s:s}", "path", path, "wrapped_key", b64);
+	if (!*params)
+		r = -ENOMEM;
+out:
+	secmem_free(fkey);
+	return r;
+}
+
+static int keyfile_validate(const json_t *params)
+{
+	const char *key;
+	json_t *v;
+	uint8_t wrapped[WRAPPED_LEN + 8];
+
+	json_object_foreach((json_t *)params, key, v) {
+		if (strcmp(key, "path") && strcmp(key, "wrapped_key")) {
+			log_err("invalid volume config: unknown field "
+				"\"%.64s\" in key_source", key);
+			return -EINVAL;
+		}
+		if (!json_is_string(v) || json_string_length(v) >= PATH_MAX ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			log_err("invalid volume config: key_source.%s must be "
+				"a string without NUL bytes, shorter than %d",
+				key, PATH_MAX);
+			return -EINVAL;
+		}
+	}
+	v = json_object_get(params, "path");
+	if (!v || json_string_value(v)[0] != '/') {
+		log_err("invalid volume config: key_source.path must be an "
+			"absolute path");
+		return -EINVAL;
+	}
+	v = json_object_get(params, "wrapped_key");
+	if (!v || crypto_b64_decode(json_string_value(v), json_string_length(v),
+				    wrapped, sizeof(wrapped)) != WRAPPED_LEN) {
+		log_err("invalid volume config: key_source.wrapped_key is not "
+			"a base64 %d-byte wrapped key", WRAPPED_LEN);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int keyfile_unlock(const json_t *params, const char *arg,
+			  const char *volume_uuid, uint8_t *key)
+{
+	uint8_t *fkey = secmem_alloc(2 * KEYPROV_KEY_LEN);
+	uint8_t *kek = fkey + KEYPROV_KEY_LEN;
+	uint8_t wrapped[WRAPPED_LEN];
+	const char *path;
+	size_t olen = 0;
+	int r;
+
+	if (!fkey)
+		return -ENOMEM;
+	r = keyfile_validate(params);
+	if (r)
+		goto out;
+	path = arg ? arg : json_string_value(json_object_get(params, "path"));
+	crypto_b64_decode(json_string_value(json_object_get(params,
+							    "wrapped_key")),
+			  json_string_length(json_object_get(params,
+							     "wrapped_key")),
+			  wrapped, sizeof(wrapped));
+	r = read_keyfile(path, fkey);
+	if (r)
+		goto out;
+	r = derive_kek(fkey, volume_uuid, kek);
+	if (r)
+		goto out;
+	r = crypto_keyunwrap(kek, wrapped, WRAPPED_LEN, key, &olen);
+	if (r == -EBADMSG || (!r && olen != KEYPROV_KEY_LEN)) {
+		log_err("keyfile %s does not unlock this volume (wrong key "
+			"file)", path);
+		secmem_wipe(key, KEYPROV_KEY_LEN);
+		r = -EKEYREJECTED;
+	}
+out:
+	secmem_free(fkey);
+	return r;
+}
+
+static void keyfile_describe(const json_t *params, FILE *out)
+{
+	fprintf(out, "keyfile:         %s\n",
+		json_string_value(json_object_get(params, "path")));
+	fprintf(out, "wrapped key:     present, %d bytes (AES-256 key wrap, "
+		     "RFC 5649)\n", WRAPPED_LEN);
+}
+
+static void keyfile_audit_id(const json_t *params, char *buf, size_t n)
+{
+	snprintf(buf, n, "keyfile:%s",
+		 json_string_value(json_object_get(params, "path")));
+}
+
+const struct keyprov kp_keyfile = {
+	.name = "keyfile",
+	.enroll = keyfile_enroll,
+	.unlock = keyfile_unlock,
+	.validate = keyfile_validate,
+	.describe = keyfile_describe,
+	.audit_id = keyfile_audit_id,
+};

@@ -1,4 +1,331 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* placeholder: being written */
+/*
+ * The atrestfs command line: create, info, mount (and the short mount form
+ * `atrestfs VOLUME MOUNTPOINT` that mount.fuse3 uses).
+ *
+ * create writes the config last: its presence is what makes a directory a
+ * volume, so a create that fails half-way leaves no volume behind, and
+ * anything it made itself is removed again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dirid.h"
+#include "keyprov.h"
+#include "log.h"
 #include "mount.h"
-int main(int argc, char **argv) { return cmd_mount(argc, argv); }
+#include "secmem.h"
+#include "volume.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_USAGE = 1,
+	EXIT_REFUSED = 2,
+	EXIT_KEY = 3,
+	EXIT_CONFIG = 4,
+	EXIT_SYSTEM = 5,
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: atrestfs create [--no-encryption] --key-source SPEC "
+	      "[OPTIONS] VOLUME\n"
+	      "       atrestfs info VOLUME\n"
+	      "       atrestfs mount VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
+	      "       atrestfs VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
+	      "       atrestfs --version\n"
+	      "Key sources (SPEC): keyfile:PATH, tpm2, kms:KEY\n"
+	      "See atrestfs(8).\n",
+	      out);
+}
+
+static void create_usage(FILE *out)
+{
+	fputs("usage: atrestfs create [--no-encryption] --key-source SPEC "
+	      "VOLUME\n"
+	      "  --key-source keyfile:PATH   wrap the key with a 32-byte "
+	      "keyfile (created 0400 if missing)\n"
+	      "  --key-source tpm2           seal the key to this node's TPM "
+	      "2.0\n"
+	      "      --tpm2-tcti STRING      TCTI (default device:/dev/tpmrm0)\n"
+	      "      --tpm2-pcrs LIST        bind to SHA-256 PCRs, e.g. 7 or "
+	      "0,2,7\n"
+	      "      --tpm2-srk-handle H     seal under a persistent SRK\n"
+	      "  --key-source kms:KEY        AWS KMS data key (key id, ARN, "
+	      "alias)\n"
+	      "      --kms-region R  --kms-endpoint URL  --kms-profile P\n"
+	      "  --no-encryption             a plain pass-through volume "
+	      "(fixed forever)\n",
+	      out);
+}
+
+/* 0 when @p dir is missing (then made) or an empty directory. */
+static int prepare_dir(const char *dir, bool *made)
+{
+	struct stat st;
+	char conf[4096];
+	int r;
+
+	*made = false;
+	if (stat(dir, &st) != 0) {
+		if (errno != ENOENT) {
+			fprintf(stderr, "atrestfs: %s: %s\n", dir,
+				strerror(errno));
+			return EXIT_SYSTEM;
+		}
+		if (mkdir(dir, 0700) != 0) {
+			fprintf(stderr, "atrestfs: cannot create %s: %s\n", dir,
+				strerror(errno));
+			return EXIT_SYSTEM;
+		}
+		*made = true;
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "atrestfs: %s is not a directory\n", dir);
+		return EXIT_REFUSED;
+	}
+	snprintf(conf, sizeof(conf), "%s/%s", dir, VOLUME_CONFIG_NAME);
+	if (access(conf, F_OK) == 0) {
+		fprintf(stderr, "atrestfs: refused: %s is already an atrestfs "
+				"volume; to change its key, create a new "
+				"volume\n", dir);
+		return EXIT_REFUSED;
+	}
+	r = rmdir(dir) == 0 ? 0 : errno;
+	if (r == 0) {
+		/* It was empty: recreate it with the owner's mode intact. */
+		if (mkdir(dir, st.st_mode & 07777) != 0 ||
+		    chown(dir, st.st_uid, st.st_gid) != 0) {
+			fprintf(stderr, "atrestfs: cannot recreate %s: %s\n",
+				dir, strerror(errno));
+			return EXIT_SYSTEM;
+		}
+		return 0;
+	}
+	if (r == ENOTEMPTY || r == EEXIST) {
+		fprintf(stderr, "atrestfs: refused: %s is not empty: an "
+				"existing directory is never adopted\n", dir);
+		return EXIT_REFUSED;
+	}
+	fprintf(stderr, "atrestfs: %s: %s\n", dir, strerror(r));
+	return EXIT_SYSTEM;
+}
+
+static int create_encrypted(const char *dir, struct volume_config *cfg,
+			    const struct keyprov *kp, const char *arg,
+			    const struct kp_options *opt)
+{
+	uint8_t *vkey = secmem_alloc(KEYPROV_KEY_LEN);
+	uint8_t root_id[NAMES_DIRID_LEN];
+	struct volume_keys *keys = NULL;
+	int dfd = -1, r, rc = EXIT_SYSTEM;
+
+	if (!vkey)
+		return EXIT_SYSTEM;
+	if (!kp->enroll) {
+		fprintf(stderr, "atrestfs: key source %s is not available in "
+				"this build\n", kp->name);
+		rc = EXIT_KEY;
+		goto out;
+	}
+	/* 1. The key source makes (or has made) the key and wraps it. */
+	snprintf(cfg->key_source, sizeof(cfg->key_source), "%s", kp->name);
+	r = kp->enroll(arg, opt, cfg->uuid, vkey, &cfg->key_params);
+	if (r) {
+		rc = EXIT_KEY;
+		goto out;
+	}
+	/* 2. Subkeys, then the volume key is gone. */
+	r = volume_derive_keys(vkey, cfg->uuid_bin, &keys);
+	secmem_free(vkey);
+	vkey = NULL;
+	if (r)
+		goto out;
+	/* 3. The root directory's ID, durable before the config exists. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || dirid_create(dfd, root_id)) {
+		fprintf(stderr, "atrestfs: cannot write the root directory "
+				"ID in %s\n", dir);
+		goto out;
+	}
+	/* 4. MAC over the config, then the config itself, last. */
+	if (volume_config_seal(cfg, keys) || volume_config_store(dir, cfg)) {
+		fprintf(stderr, "atrestfs: cannot write %s/%s\n", dir,
+			VOLUME_CONFIG_NAME);
+		goto out;
+	}
+	rc = EXIT_OK;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	volume_keys_free(keys);
+	secmem_free(vkey);
+	return rc;
+}
+
+static int cmd_create(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "no-encryption", no_argument, NULL, 'n' },
+		{ "key-source", required_argument, NULL, 'k' },
+		{ "tpm2-tcti", required_argument, NULL, 'T' },
+		{ "tpm2-pcrs", required_argument, NULL, 'P' },
+		{ "tpm2-srk-handle", required_argument, NULL, 'S' },
+		{ "kms-region", required_argument, NULL, 'R' },
+		{ "kms-endpoint", required_argument, NULL, 'E' },
+		{ "kms-profile", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kp_options opt = { 0 };
+	const char *spec = NULL, *arg = NULL, *dir;
+	const struct keyprov *kp = NULL;
+	struct volume_config *cfg = NULL;
+	bool plain = false, made;
+	char name[32], conf[4096];
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n': plain = true; break;
+		case 'k': spec = optarg; break;
+		case 'T': opt.tpm2_tcti = optarg; break;
+		case 'P': opt.tpm2_pcrs = optarg; break;
+		case 'S': opt.tpm2_srk_handle = optarg; break;
+		case 'R': opt.kms_region = optarg; break;
+		case 'E': opt.kms_endpoint = optarg; break;
+		case 'F': opt.kms_profile = optarg; break;
+		case 'h': create_usage(stdout); return EXIT_OK;
+		default: create_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		create_usage(stderr);
+		return EXIT_USAGE;
+	}
+	dir = argv[optind];
+	if (plain && spec) {
+		fputs("atrestfs: --no-encryption and --key-source exclude each "
+		      "other: a plain volume has no key\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (!plain && !spec) {
+		fputs("atrestfs: an encrypted volume needs --key-source "
+		      "(keyfile:PATH, tpm2 or kms:KEY); --no-encryption makes "
+		      "a plain one\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (spec && keyprov_parse_spec(spec, &kp, &arg, name, sizeof(name)))
+		return EXIT_USAGE;
+
+	rc = prepare_dir(dir, &made);
+	if (rc)
+		return rc;
+	if (volume_config_new(!plain, &cfg)) {
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	if (plain)
+		rc = volume_config_store(dir, cfg) ? EXIT_SYSTEM : EXIT_OK;
+	else
+		rc = create_encrypted(dir, cfg, kp, arg, &opt);
+	if (rc == EXIT_OK)
+		printf("created %s volume %s in %s%s%s\n",
+		       plain ? "plain (unencrypted)" : "encrypted", cfg->uuid,
+		       dir, plain ? "" : ", key source ",
+		       plain ? "" : cfg->key_source);
+out:
+	if (rc != EXIT_OK) {
+		/* Undo only what this create made: the directory was empty. */
+		snprintf(conf, sizeof(conf), "%s/%s", dir, NAMES_DIRID_FILE);
+		unlink(conf);
+		if (made)
+			rmdir(dir);
+	}
+	volume_config_free(cfg);
+	return rc;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	struct volume_config *cfg;
+	const struct keyprov *kp;
+	int r;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		puts("usage: atrestfs info VOLUME\n"
+		     "Prints the volume config, everything but secrets.");
+		return EXIT_OK;
+	}
+	if (argc != 2) {
+		fputs("usage: atrestfs info VOLUME\n", stderr);
+		return EXIT_USAGE;
+	}
+	r = volume_config_load(argv[1], &cfg);
+	if (r == -ENOENT) {
+		fprintf(stderr, "atrestfs: %s: %s\n", argv[1],
+			volume_verdict_message(VOLUME_NOT_A_VOLUME));
+		return EXIT_REFUSED;
+	}
+	if (r) {
+		fprintf(stderr, "atrestfs: cannot read the config of %s: %s\n",
+			argv[1], strerror(-r));
+		return EXIT_CONFIG;
+	}
+	printf("volume:          %s\n", argv[1]);
+	printf("format:          %d\n", cfg->format);
+	printf("uuid:            %s\n", cfg->uuid);
+	printf("created:         %s\n", cfg->created);
+	printf("encryption:      %s\n", cfg->encrypted ? "yes" : "no");
+	if (cfg->encrypted) {
+		printf("cipher:          %s, %d-byte blocks\n", VOLUME_CIPHER,
+		       VOLUME_BLOCK_SIZE);
+		printf("names:           %s\n", VOLUME_NAME_SCHEME);
+		printf("key source:      %s\n", cfg->key_source);
+		kp = keyprov_find(cfg->key_source);
+		if (kp && kp->describe)
+			kp->describe(cfg->key_params, stdout);
+		printf("config mac:      HMAC-SHA256 (checked at mount)\n");
+	}
+	volume_config_free(cfg);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	secmem_harden_process();
+	if (!cmd) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
+	    !strcmp(cmd, "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "--version")) {
+		puts("atrestfs " PACKAGE_VERSION);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "create"))
+		return cmd_create(argc - 1, argv + 1);
+	if (!strcmp(cmd, "info"))
+		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(cmd, "mount"))
+		return cmd_mount(argc - 1, argv + 1);
+	/* `atrestfs VOLUME MOUNTPOINT ...`: argv[0] stands for "mount". */
+	if (cmd[0] != '-')
+		return cmd_mount(argc, argv);
+	usage(stderr);
+	return EXIT_USAGE;
+}
