@@ -111,6 +111,11 @@ off_t content_cipher_size(off_t psize)
 	       (rem ? rem + CONTENT_OVERHEAD : 0);
 }
 
+off_t content_size(const struct content_file *f)
+{
+	return content_plain_size(f->csize);
+}
+
 off_t content_fd_plain_size(int fd)
 {
 	struct stat st;

@@ -56,6 +56,9 @@ void content_file_free(struct content_file *f);
 /** Plaintext size for a backing file of @p csize bytes (-EIO if impossible). */
 off_t content_plain_size(off_t csize);
 
+/** Plaintext size of an open file (from the cached backing size). */
+off_t content_size(const struct content_file *f);
+
 /** Backing size for a plaintext size. */
 off_t content_cipher_size(off_t psize);
 

@@ -161,6 +161,13 @@ int names_decrypt_target(struct names_ctx *ctx,
 	return strlen(target) == (size_t)len ? 0 : -EINVAL;
 }
 
+size_t names_target_len(size_t enc_len)
+{
+	size_t bytes = enc_len * 3 / 4; /* unpadded base64url */
+
+	return bytes > TAG ? bytes - TAG : 0;
+}
+
 bool names_needs_long(const char *enc)
 {
 	return strlen(enc) > NAMES_MAX;

@@ -76,6 +76,9 @@ int names_decrypt_target(struct names_ctx *ctx,
 			 const uint8_t dirid[NAMES_DIRID_LEN],
 			 const char *enc, char *target);
 
+/** Plaintext length of a symlink target stored as @p enc_len characters. */
+size_t names_target_len(size_t enc_len);
+
 /** True for names the volume uses for itself (never shown in the mount). */
 bool names_is_bookkeeping(const char *entry);
 
