@@ -113,6 +113,17 @@ static int dir_id(struct fs_inode *dir, uint8_t id[NAMES_DIRID_LEN])
 	return r == -ENOENT ? -EIO : r;
 }
 
+/*
+ * The names a plain volume keeps for itself in its root: the config (and
+ * its temp file), and the directory ID name, whose presence would make the
+ * next plain mount take the volume for a disguised encrypted one.
+ */
+static bool plain_reserved(const char *name)
+{
+	return !strncmp(name, VOLUME_CONFIG_NAME, strlen(VOLUME_CONFIG_NAME)) ||
+	       !strncmp(name, NAMES_DIRID_FILE, strlen(NAMES_DIRID_FILE));
+}
+
 static int backing_name(struct atr_fs *fs, struct fs_inode *dir,
 			const char *name, struct bname *b)
 {
@@ -124,9 +135,7 @@ static int backing_name(struct atr_fs *fs, struct fs_inode *dir,
 	if (!fs->encrypted) {
 		if (len > NAME_MAX)
 			return -ENAMETOOLONG;
-		if (dir == fs_table_root(fs->table) &&
-		    (!strcmp(name, VOLUME_CONFIG_NAME) ||
-		     !strncmp(name, VOLUME_CONFIG_NAME ".", strlen(VOLUME_CONFIG_NAME) + 1)))
+		if (dir == fs_table_root(fs->table) && plain_reserved(name))
 			return -EPERM;
 		memcpy(b->name, name, len + 1);
 		return 0;
@@ -192,8 +201,7 @@ static int plain_name(struct atr_fs *fs, struct fs_inode *dir,
 	int fd, r;
 
 	if (!fs->encrypted) {
-		if (dir == fs_table_root(fs->table) &&
-		    !strncmp(entry, VOLUME_CONFIG_NAME, strlen(VOLUME_CONFIG_NAME)))
+		if (dir == fs_table_root(fs->table) && plain_reserved(entry))
 			return -ENOENT;
 		strcpy(out, entry);
 		return 0;

@@ -8,6 +8,7 @@ source "$(dirname "$0")/../lib/common.sh"
 for kind in encrypted plain; do
 	rm -rf "$WORK/vol" "$WORK/key" "$WORK/mnt"
 	mount_fresh "$kind"
+	conf_sum=$(sha256sum "$VOL/atrestfs.conf")
 	python3 - "$MNT" "$kind" <<'PY' || fail "$kind: posix checks"
 import ctypes, errno, fcntl, os, stat, sys, threading
 mnt, kind = sys.argv[1], sys.argv[2]
@@ -120,9 +121,14 @@ os.mkdir(P("many"))
 for i in range(1500): open(P("many", "e%d" % i), "w").close()
 assert len(os.listdir(P("many"))) == 1500
 
-# The bookkeeping files cannot be seen, opened, created or removed.
+# The bookkeeping files cannot be seen, opened, created or removed. On an
+# encrypted volume these are ordinary user names (they encrypt to other
+# backing names; the script checks the real files stay untouched); on a
+# plain volume the config is refused outright.
 for name in ("atrestfs.conf", ".atrestfs.dirid"):
     assert name not in os.listdir(mnt)
+    if kind == "encrypted":
+        continue
     for fn in (lambda: os.stat(P(name)), lambda: open(P(name), "w"), lambda: os.unlink(P(name)),
                lambda: os.rename(P("r3"), P(name)), lambda: os.mkdir(P(name))):
         try:
@@ -131,6 +137,14 @@ for name in ("atrestfs.conf", ".atrestfs.dirid"):
             pass
 print(kind, "posix checks ok")
 PY
+	[ "$(sha256sum "$VOL/atrestfs.conf")" = "$conf_sum" ] || fail "$kind: the volume config changed"
+	if [ "$kind" = encrypted ]; then
+		echo user >"$MNT/atrestfs.conf" && echo user >"$MNT/.atrestfs.dirid"
+		[ "$(cat "$MNT/atrestfs.conf")" = user ] || fail "user file named atrestfs.conf"
+		[ "$(sha256sum "$VOL/atrestfs.conf")" = "$conf_sum" ] || fail "user file reached the volume config"
+		[ "$(stat -c %s "$VOL/.atrestfs.dirid")" = 16 ] || fail "user file reached the directory ID"
+		rm "$MNT/atrestfs.conf" "$MNT/.atrestfs.dirid"
+	fi
 	remount "$kind"
 	[ "$(cat "$MNT/r3")" = "" ] && [ "$(readlink "$MNT/rel")" = a/../b/link ] || fail "$kind: state after remount"
 	[ "$(ls "$MNT/many" | wc -l)" = 1500 ] || fail "$kind: entries after remount"
