@@ -30,6 +30,7 @@ static pthread_key_t tctx_key;
 static pthread_once_t tctx_once = PTHREAD_ONCE_INIT;
 static EVP_CIPHER *gcm_cipher;
 static EVP_CIPHER *siv_cipher;
+static EVP_CIPHER *siv128_cipher; /* RFC 5297's own vectors use it */
 static EVP_CIPHER *wrap_cipher;
 
 static void thread_ctx_free(void *p)
@@ -46,6 +47,7 @@ static void crypto_init_once(void)
 	pthread_key_create(&tctx_key, thread_ctx_free);
 	gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 	siv_cipher = EVP_CIPHER_fetch(NULL, "AES-256-SIV", NULL);
+	siv128_cipher = EVP_CIPHER_fetch(NULL, "AES-128-SIV", NULL);
 	wrap_cipher = EVP_CIPHER_fetch(NULL, "AES-256-WRAP-PAD", NULL);
 }
 
@@ -204,22 +206,26 @@ int crypto_gcm_open(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *iv,
 }
 
 /* SIV is one-shot per message, so a fresh context per call is no loss. */
-static int siv_run(int enc, const uint8_t key[CRYPTO_SIV_KEY_LEN],
+static int siv_run(int enc, const uint8_t *key, size_t key_len,
 		   const uint8_t *const *ad, const size_t *ad_len, size_t n_ad,
 		   const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
 {
 	EVP_CIPHER_CTX *c;
 	int l, r = -EIO;
 
-	if (len == 0 || len > INT32_MAX)
+	EVP_CIPHER *cipher;
+
+	if (len == 0 || len > INT32_MAX ||
+	    (key_len != CRYPTO_SIV_KEY_LEN && key_len != 32))
 		return -EINVAL;
 	pthread_once(&tctx_once, crypto_init_once);
-	if (!siv_cipher)
+	cipher = key_len == 32 ? siv128_cipher : siv_cipher;
+	if (!cipher)
 		return -EIO;
 	c = EVP_CIPHER_CTX_new();
 	if (!c)
 		return -ENOMEM;
-	if (EVP_CipherInit_ex2(c, siv_cipher, key, NULL, enc, NULL) != 1)
+	if (EVP_CipherInit_ex2(c, cipher, key, NULL, enc, NULL) != 1)
 		goto out;
 	if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG,
 					CRYPTO_TAG_LEN, tag) != 1)
@@ -249,7 +255,16 @@ int crypto_siv_seal(const uint8_t key[CRYPTO_SIV_KEY_LEN],
 		    const uint8_t *pt, size_t len, uint8_t *ct,
 		    uint8_t tag[CRYPTO_TAG_LEN])
 {
-	return siv_run(1, key, ad, ad_len, n_ad, pt, len, ct, tag);
+	return siv_run(1, key, CRYPTO_SIV_KEY_LEN, ad, ad_len, n_ad, pt, len,
+		       ct, tag);
+}
+
+int crypto_siv_seal_keylen(const uint8_t *key, size_t key_len,
+			   const uint8_t *const *ad, const size_t *ad_len,
+			   size_t n_ad, const uint8_t *pt, size_t len,
+			   uint8_t *ct, uint8_t tag[CRYPTO_TAG_LEN])
+{
+	return siv_run(1, key, key_len, ad, ad_len, n_ad, pt, len, ct, tag);
 }
 
 int crypto_siv_open(const uint8_t key[CRYPTO_SIV_KEY_LEN],
@@ -257,7 +272,8 @@ int crypto_siv_open(const uint8_t key[CRYPTO_SIV_KEY_LEN],
 		    const uint8_t *ct, size_t len, uint8_t *pt,
 		    const uint8_t tag[CRYPTO_TAG_LEN])
 {
-	return siv_run(0, key, ad, ad_len, n_ad, ct, len, pt, (uint8_t *)tag);
+	return siv_run(0, key, CRYPTO_SIV_KEY_LEN, ad, ad_len, n_ad, ct, len,
+		       pt, (uint8_t *)tag);
 }
 
 static int wrap_run(int enc, const uint8_t kek[CRYPTO_KEY_LEN],
