@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DBG };
+enum log_level { LOG_LVL_NONE = -1, LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DBG };
 
 extern enum log_level log_threshold;
 
