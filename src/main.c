@@ -20,6 +20,7 @@
 #include "keyprov.h"
 #include "log.h"
 #include "mount.h"
+#include "mountpoint.h"
 #include "secmem.h"
 #include "volume.h"
 
@@ -39,6 +40,7 @@ static void usage(FILE *out)
 	      "       atrestfs info VOLUME\n"
 	      "       atrestfs mount VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
 	      "       atrestfs VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
+	      "       atrestfs guard-mountpoint [--release] DIR\n"
 	      "       atrestfs --version\n"
 	      "Key sources (SPEC): keyfile:PATH, tpm2, kms:KEY\n"
 	      "See atrestfs(8).\n",
@@ -323,6 +325,8 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mount"))
 		return cmd_mount(argc - 1, argv + 1);
+	if (!strcmp(cmd, "guard-mountpoint"))
+		return cmd_guard_mountpoint(argc - 1, argv + 1);
 	/* `atrestfs VOLUME MOUNTPOINT ...`: argv[0] stands for "mount". */
 	if (cmd[0] != '-')
 		return cmd_mount(argc, argv);

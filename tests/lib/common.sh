@@ -123,3 +123,16 @@ remount() {
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# Make the built mount.atrestfs the one mount(8) finds (/sbin), for this
+# test only: an existing helper is put aside and restored on exit.
+install_mount_helper() {
+	local target=/sbin/mount.atrestfs
+	if [ -e "$target" ] || [ -L "$target" ]; then
+		mv "$target" "$WORK/mount.atrestfs.orig"
+		on_exit "mv -f '$WORK/mount.atrestfs.orig' '$target'"
+	else
+		on_exit "rm -f '$target'"
+	fi
+	ln -s "$MOUNT_HELPER" "$target"
+}

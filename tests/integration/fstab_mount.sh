@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# fstab through mount(8): an encrypted keyfile volume of type atrestfs mounts
+# with `mount -T FSTAB MNT` and `mount -a -T FSTAB`, does I/O, unmounts with
+# umount(8); no userspace-only option reaches the kernel; encryption=off on
+# an encrypted volume makes mount(8) fail with the refusal; type
+# fuse.atrestfs works through mount.fuse3; a guarded, unmounted mount point
+# cannot be written.
+source "$(dirname "$0")/../lib/common.sh"
+[ -x "$MOUNT_HELPER" ] || fail "mount helper not built: $MOUNT_HELPER"
+install_mount_helper
+VOL=$WORK/vol MNT=$WORK/mnt FSTAB=$WORK/fstab
+mkdir -p "$MNT"
+_mounts+=("$MNT")
+make_keyfile_volume "$VOL" "$WORK/key"
+
+# 1. Type atrestfs through mount(8), with every kind of userspace option.
+echo "$VOL $MNT atrestfs defaults,_netdev,nofail,noauto,x-systemd.device-timeout=5s,comment=cache,user 0 0" >"$FSTAB"
+mount -T "$FSTAB" "$MNT" || fail "mount -T failed"
+mountpoint -q "$MNT" || fail "not mounted"
+line=$(grep " $MNT " /proc/mounts)
+echo "kernel mount: $line"
+for o in _netdev nofail noauto x-systemd comment defaults "user[,= ]" encryption; do
+	grep -qE "[ ,]$o" <<<"$(awk '{print " " $4}' <<<"$line")" && fail "option $o reached the kernel: $line"
+done
+[ "$(awk '{print $3}' <<<"$line")" = fuse.atrestfs ] || fail "type: $line"
+echo "through fstab" >"$MNT/file"
+umount "$MNT" || fail "umount(8) failed"
+not_mounted "$MNT" || fail "still mounted after umount"
+sed -i 's/,noauto//' "$FSTAB"
+mount -a -T "$FSTAB" || fail "mount -a failed"
+[ "$(cat "$MNT/file")" = "through fstab" ] || fail "data after mount -a"
+umount "$MNT"
+
+# 2. encryption=off on an encrypted volume: mount(8) fails with the reason.
+echo "$VOL $MNT atrestfs encryption=off 0 0" >"$FSTAB"
+if out=$(mount -T "$FSTAB" "$MNT" 2>&1); then fail "encryption=off mounted an encrypted volume"; fi
+grep -q "encryption=off" <<<"$out" && grep -q "plaintext" <<<"$out" || fail "message: $out"
+not_mounted "$MNT" || fail "refused mount left a mount"
+echo "refused as expected: $out"
+# With nofail, mount(8) itself succeeds (boot goes on), but still nothing is mounted.
+echo "$VOL $MNT atrestfs encryption=off,nofail 0 0" >"$FSTAB"
+mount -T "$FSTAB" "$MNT" >/dev/null 2>&1 || true
+not_mounted "$MNT" || fail "nofail refused mount left a mount"
+
+# 3. fuse.atrestfs through mount.fuse3, which runs `atrestfs` from the
+# standard PATH mount(8) gives helpers: the built binary is put there for
+# this test only (an installed one is set aside and restored).
+bin=/usr/local/bin/atrestfs
+if [ -e "$bin" ] || [ -L "$bin" ]; then
+	mv "$bin" "$WORK/atrestfs.orig"; on_exit "mv -f '$WORK/atrestfs.orig' '$bin'"
+else
+	on_exit "rm -f '$bin'"
+fi
+ln -s "$ATRESTFS" "$bin"
+echo "$VOL $MNT fuse.atrestfs defaults,_netdev 0 0" >"$FSTAB"
+mount -T "$FSTAB" "$MNT" || fail "fuse.atrestfs via mount.fuse3 failed"
+[ "$(cat "$MNT/file")" = "through fstab" ] || fail "data via fuse.atrestfs"
+umount "$MNT"
+not_mounted "$MNT" || fail "fuse.atrestfs still mounted"
+
+# 4. A guarded mount point cannot be written while nothing is mounted.
+atr guard-mountpoint "$MNT" >/dev/null
+on_exit "chattr -i '$MNT'"
+if touch "$MNT/plaintext-leak" 2>/dev/null; then fail "wrote into the guarded, unmounted mount point"; fi
+if mkdir "$MNT/dir" 2>/dev/null; then fail "made a directory in the guarded mount point"; fi
+echo "$VOL $MNT atrestfs defaults 0 0" >"$FSTAB"
+mount -T "$FSTAB" "$MNT" || fail "mount over a guarded mount point"
+echo inside >"$MNT/ok" || fail "writing through the mount"
+umount "$MNT"
+if touch "$MNT/after" 2>/dev/null; then fail "guard lost after unmount"; fi
+out=$(atr guard-mountpoint "$VOL" 2>&1) && fail "guarded a non-empty directory"
+grep -q "not empty" <<<"$out" || fail "message: $out"
+echo "fstab: all cases hold"
