@@ -32,6 +32,7 @@ static EVP_CIPHER *gcm_cipher;
 static EVP_CIPHER *siv_cipher;
 static EVP_CIPHER *siv128_cipher; /* RFC 5297's own vectors use it */
 static EVP_CIPHER *wrap_cipher;
+static EVP_CIPHER *wrap192_cipher; /* RFC 5649's own vectors use it */
 
 static void thread_ctx_free(void *p)
 {
@@ -49,6 +50,7 @@ static void crypto_init_once(void)
 	siv_cipher = EVP_CIPHER_fetch(NULL, "AES-256-SIV", NULL);
 	siv128_cipher = EVP_CIPHER_fetch(NULL, "AES-128-SIV", NULL);
 	wrap_cipher = EVP_CIPHER_fetch(NULL, "AES-256-WRAP-PAD", NULL);
+	wrap192_cipher = EVP_CIPHER_fetch(NULL, "AES-192-WRAP-PAD", NULL);
 }
 
 /* The calling thread's GCM context for one direction, created on first use. */
@@ -276,23 +278,26 @@ int crypto_siv_open(const uint8_t key[CRYPTO_SIV_KEY_LEN],
 		       pt, (uint8_t *)tag);
 }
 
-static int wrap_run(int enc, const uint8_t kek[CRYPTO_KEY_LEN],
+static int wrap_run(int enc, const uint8_t *kek, size_t kek_len,
 		    const uint8_t *in, size_t len, uint8_t *out,
 		    size_t *out_len)
 {
 	EVP_CIPHER_CTX *c;
+	EVP_CIPHER *cipher;
 	int l = 0, l2 = 0, r = -EIO;
 
-	if (len == 0 || len > 4096 || (!enc && (len < 16 || len % 8)))
+	if (len == 0 || len > 4096 || (!enc && (len < 16 || len % 8)) ||
+	    (kek_len != CRYPTO_KEY_LEN && kek_len != 24))
 		return -EINVAL;
 	pthread_once(&tctx_once, crypto_init_once);
-	if (!wrap_cipher)
+	cipher = kek_len == 24 ? wrap192_cipher : wrap_cipher;
+	if (!cipher)
 		return -EIO;
 	c = EVP_CIPHER_CTX_new();
 	if (!c)
 		return -ENOMEM;
 	EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	if (EVP_CipherInit_ex2(c, wrap_cipher, kek, NULL, enc, NULL) != 1)
+	if (EVP_CipherInit_ex2(c, cipher, kek, NULL, enc, NULL) != 1)
 		goto out;
 	if (EVP_CipherUpdate(c, out, &l, in, (int)len) != 1 ||
 	    EVP_CipherFinal_ex(c, out + l, &l2) != 1) {
@@ -309,13 +314,20 @@ out:
 int crypto_keywrap(const uint8_t kek[CRYPTO_KEY_LEN], const uint8_t *in,
 		   size_t len, uint8_t *out, size_t *out_len)
 {
-	return wrap_run(1, kek, in, len, out, out_len);
+	return wrap_run(1, kek, CRYPTO_KEY_LEN, in, len, out, out_len);
 }
 
 int crypto_keyunwrap(const uint8_t kek[CRYPTO_KEY_LEN], const uint8_t *in,
 		     size_t len, uint8_t *out, size_t *out_len)
 {
-	return wrap_run(0, kek, in, len, out, out_len);
+	return wrap_run(0, kek, CRYPTO_KEY_LEN, in, len, out, out_len);
+}
+
+int crypto_keywrap_keylen(int enc, const uint8_t *kek, size_t kek_len,
+			  const uint8_t *in, size_t len, uint8_t *out,
+			  size_t *out_len)
+{
+	return wrap_run(enc, kek, kek_len, in, len, out, out_len);
 }
 
 /* ---- base64: own strict codec; EVP_DecodeBlock counts padding as data ---- */

@@ -101,6 +101,15 @@ int crypto_keyunwrap(const uint8_t kek[CRYPTO_KEY_LEN], const uint8_t *in,
 		     size_t len, uint8_t *out, size_t *out_len);
 
 /**
+ * Key wrap (@p enc 1) or unwrap (@p enc 0) with an explicit KEK length: 32
+ * (AES-256) or 24 (AES-192, the KEK of RFC 5649's own test vectors). Only
+ * the known-answer tests need it. @return as crypto_keywrap/keyunwrap.
+ */
+int crypto_keywrap_keylen(int enc, const uint8_t *kek, size_t kek_len,
+			  const uint8_t *in, size_t len, uint8_t *out,
+			  size_t *out_len);
+
+/**
  * Base64url without padding (names) or standard base64 with padding (the
  * config). @p out must hold crypto_b64_len() + 1 bytes; it is NUL-terminated.
  * @return the encoded length.

@@ -4,9 +4,17 @@
  *
  * AES-256-SIV is deterministic, which is what a lookup needs (the same name
  * in the same directory always encrypts the same way), and the directory
- * ID as associated data keeps equal names in different directories apart.
- * The first associated-data component is a domain string, so a symlink
- * target can never be passed off as a name or the other way round.
+ * ID as associated data keeps equal names in different directories apart,
+ * so a renamed-in-place or copied-over entry does not decrypt. The first
+ * associated-data component is a domain string, so a symlink target can
+ * never be passed off as a name or the other way round.
+ *
+ * Encoded names are unpadded base64url, which has no '.': every backing
+ * name with a '.' in it is therefore ours (config, directory ID, temp
+ * files, long-name entries) and can never collide with a user's name.
+ * Everything read back from disk is hostile input: it must decode
+ * canonically, fit the limits and authenticate, and an authentic
+ * plaintext must still be a usable name before it reaches the kernel.
  */
 #include "names.h"
 
@@ -18,26 +26,32 @@
 #include "secmem.h"
 
 #define TAG CRYPTO_TAG_LEN
+#define LONG_HASH_CHARS 43 /* base64url of a 32-byte SHA-256, unpadded */
 
+/* Format constants: changing either string changes every stored name. */
 static const char dom_name[] = "atrestfs name";
 static const char dom_target[] = "atrestfs symlink";
 
+static const char b64url_chars[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
 struct names_ctx {
-	uint8_t *key; /* secmem, 64 bytes */
+	uint8_t *key; /* secmem, CRYPTO_SIV_KEY_LEN bytes; immutable */
 };
 
-int names_ctx_new(const uint8_t key[64], struct names_ctx **out)
+int names_ctx_new(const uint8_t key[CRYPTO_SIV_KEY_LEN],
+		  struct names_ctx **out)
 {
 	struct names_ctx *ctx = calloc(1, sizeof(*ctx));
 
 	if (!ctx)
 		return -ENOMEM;
-	ctx->key = secmem_alloc(64);
+	ctx->key = secmem_alloc(CRYPTO_SIV_KEY_LEN);
 	if (!ctx->key) {
 		free(ctx);
 		return -ENOMEM;
 	}
-	memcpy(ctx->key, key, 64);
+	memcpy(ctx->key, key, CRYPTO_SIV_KEY_LEN);
 	*out = ctx;
 	return 0;
 }
@@ -50,6 +64,7 @@ void names_ctx_free(struct names_ctx *ctx)
 	free(ctx);
 }
 
+/* enc = base64url(SIV || ciphertext) of @p len bytes of @p plain. */
 static int seal(struct names_ctx *ctx, const char *dom,
 		const uint8_t dirid[NAMES_DIRID_LEN], const char *plain,
 		size_t len, char *enc)
@@ -65,14 +80,20 @@ static int seal(struct names_ctx *ctx, const char *dom,
 			    len, buf + TAG, buf);
 	if (!r)
 		crypto_b64url_encode(buf, len + TAG, enc);
-	free(buf);
+	free(buf); /* ciphertext only: nothing to wipe */
 	return r;
 }
 
-/* @return plaintext length, -EINVAL (does not decode) or -EBADMSG. */
-static long open_(struct names_ctx *ctx, const char *dom,
-		  const uint8_t dirid[NAMES_DIRID_LEN], const char *enc,
-		  size_t enc_max, char *plain, size_t plain_max)
+/*
+ * Decode and authenticate @p enc (at most @p enc_max characters) into
+ * @p plain (room for @p plain_max bytes plus a NUL).
+ * @return the plaintext length, -EINVAL when @p enc does not decode or
+ * cannot hold a plaintext of 1..plain_max bytes, -EBADMSG when it does not
+ * authenticate, or -ENOMEM/-EIO. On error @p plain holds nothing.
+ */
+static long unseal(struct names_ctx *ctx, const char *dom,
+		   const uint8_t dirid[NAMES_DIRID_LEN], const char *enc,
+		   size_t enc_max, char *plain, size_t plain_max)
 {
 	const uint8_t *ad[2] = { (const uint8_t *)dom, dirid };
 	size_t ad_len[2] = { strlen(dom), NAMES_DIRID_LEN };
@@ -81,11 +102,14 @@ static long open_(struct names_ctx *ctx, const char *dom,
 	long len;
 	int r;
 
+	plain[0] = '\0';
 	if (n == 0 || n > enc_max)
 		return -EINVAL;
-	buf = malloc(n);
+	buf = malloc(n); /* decoded is always shorter than encoded */
 	if (!buf)
 		return -ENOMEM;
+	/* Strict: foreign characters, padding, impossible lengths and
+	 * non-zero trailing bits all fail, so each name has one spelling. */
 	len = crypto_b64url_decode(enc, n, buf, n);
 	if (len <= TAG || (size_t)(len - TAG) > plain_max) {
 		free(buf);
@@ -94,19 +118,24 @@ static long open_(struct names_ctx *ctx, const char *dom,
 	r = crypto_siv_open(ctx->key, ad, ad_len, 2, buf + TAG,
 			    (size_t)len - TAG, (uint8_t *)plain, buf);
 	free(buf);
-	if (r)
-		return r == -EBADMSG ? -EBADMSG : -EINVAL;
+	if (r) {
+		plain[0] = '\0'; /* crypto_siv_open wiped the rest */
+		return r == -EINVAL ? -EIO : r; /* arguments were checked */
+	}
 	plain[len - TAG] = '\0';
 	return len - TAG;
 }
 
+/* 0 for a name a directory may hold, else -EINVAL or -ENAMETOOLONG. */
 static int name_valid(const char *s, size_t len)
 {
-	if (len == 0 || !strcmp(s, ".") || !strcmp(s, ".."))
+	if (len == 0)
 		return -EINVAL;
 	if (len > NAMES_MAX)
 		return -ENAMETOOLONG;
-	if (memchr(s, '/', len) || strlen(s) != len)
+	if (memchr(s, '\0', len) || memchr(s, '/', len))
+		return -EINVAL;
+	if ((len == 1 && s[0] == '.') || (len == 2 && !memcmp(s, "..", 2)))
 		return -EINVAL;
 	return 0;
 }
@@ -125,14 +154,20 @@ int names_encrypt(struct names_ctx *ctx, const uint8_t dirid[NAMES_DIRID_LEN],
 int names_decrypt(struct names_ctx *ctx, const uint8_t dirid[NAMES_DIRID_LEN],
 		  const char *enc, char *plain)
 {
-	long len = open_(ctx, dom_name, dirid, enc, NAMES_ENC_MAX, plain,
-			 NAMES_MAX);
+	long len = unseal(ctx, dom_name, dirid, enc, NAMES_ENC_MAX, plain,
+			  NAMES_MAX);
 
 	if (len < 0)
 		return (int)len;
-	/* Authentic but unusable as a name: never hand it to the kernel. */
-	if (name_valid(plain, (size_t)len) || memchr(plain, '\0', (size_t)len))
+	/*
+	 * Authentic but unusable ("..", "a/b", embedded NUL): only someone
+	 * holding the key could have written it, but it must still never
+	 * reach the kernel as a directory entry.
+	 */
+	if (name_valid(plain, (size_t)len)) {
+		secmem_wipe(plain, (size_t)len + 1);
 		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -153,35 +188,44 @@ int names_decrypt_target(struct names_ctx *ctx,
 			 const uint8_t dirid[NAMES_DIRID_LEN],
 			 const char *enc, char *target)
 {
-	long len = open_(ctx, dom_target, dirid, enc, NAMES_TARGET_ENC_MAX,
-			 target, NAMES_TARGET_MAX);
+	long len = unseal(ctx, dom_target, dirid, enc, NAMES_TARGET_ENC_MAX,
+			  target, NAMES_TARGET_MAX);
 
 	if (len < 0)
 		return (int)len;
-	return strlen(target) == (size_t)len ? 0 : -EINVAL;
+	/* A NUL inside would silently shorten the target: refuse it. */
+	if (memchr(target, '\0', (size_t)len)) {
+		secmem_wipe(target, (size_t)len + 1);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 size_t names_target_len(size_t enc_len)
 {
-	size_t bytes = enc_len * 3 / 4; /* unpadded base64url */
+	/* Unpadded base64url: every 4 characters are 3 bytes, and a tail
+	 * of 2 or 3 characters is 1 or 2 bytes, i.e. floor(6 n / 8). */
+	size_t bytes = enc_len / 4 * 3 + (enc_len % 4 ? enc_len % 4 - 1 : 0);
 
 	return bytes > TAG ? bytes - TAG : 0;
 }
 
 bool names_needs_long(const char *enc)
 {
-	return strlen(enc) > NAMES_MAX;
+	return strnlen(enc, NAMES_MAX + 1) > NAMES_MAX;
 }
 
 int names_long_entry(const char *enc, char *out)
 {
+	size_t p = strlen(NAMES_LONG_PREFIX);
 	uint8_t h[32];
-	int r = crypto_sha256(enc, strlen(enc), h);
+	int r;
 
+	r = crypto_sha256(enc, strnlen(enc, NAMES_ENC_MAX + 1), h);
 	if (r)
 		return r;
-	strcpy(out, NAMES_LONG_PREFIX);
-	crypto_b64url_encode(h, sizeof(h), out + strlen(NAMES_LONG_PREFIX));
+	memcpy(out, NAMES_LONG_PREFIX, p);
+	crypto_b64url_encode(h, sizeof(h), out + p); /* NUL-terminates */
 	return 0;
 }
 
@@ -189,16 +233,28 @@ bool names_is_long_entry(const char *entry)
 {
 	size_t p = strlen(NAMES_LONG_PREFIX);
 
-	if (strncmp(entry, NAMES_LONG_PREFIX, p) || strlen(entry) != p + 43)
+	if (strncmp(entry, NAMES_LONG_PREFIX, p) ||
+	    strnlen(entry + p, LONG_HASH_CHARS + 1) != LONG_HASH_CHARS)
 		return false;
-	return strspn(entry + p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-				 "qrstuvwxyz0123456789-_") == 43;
+	/* 43 characters carry 258 bits: the last must leave 2 bits zero,
+	 * or the same hash would have four spellings. */
+	if (strspn(entry + p, b64url_chars) != LONG_HASH_CHARS)
+		return false;
+	return (strchr(b64url_chars, entry[p + LONG_HASH_CHARS - 1]) -
+		b64url_chars) % 4 == 0;
 }
 
+/*
+ * Ours, never shown: every name with a '.' except the long entries, which
+ * stand for user names. That covers atrestfs.conf and its temp file,
+ * NAMES_DIRID_FILE and its temp file (NAMES_DIRID_FILE ".tmp"), the
+ * directories mkdir builds under ".atrestfs.mkdir.*" and the long-name
+ * NAMES_LONG_SUFFIX files. "." and ".." are the directory's own links,
+ * not bookkeeping.
+ */
 bool names_is_bookkeeping(const char *entry)
 {
-	/* Encrypted names are base64url: any '.' marks our own files
-	 * (atrestfs.conf, the directory ID, temp files, long-name .name
-	 * files); long entries are the one dotted kind that is user data. */
+	if (!strcmp(entry, ".") || !strcmp(entry, ".."))
+		return false;
 	return strchr(entry, '.') && !names_is_long_entry(entry);
 }

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The tpm2 key source against a private swtpm: create/mount/write/remount/
+# read with and without a PCR policy; I/O goes on after the TPM is gone;
+# PCR 7 extended -> refused with the PCR message; another TPM -> refused
+# with the "another TPM" message; TPM unreachable -> refused; after 20
+# mounts and refusals no transient object or session is left in the TPM.
+source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/../lib/swtpm.sh"
+command -v tpm2_getcap >/dev/null || skip "tpm2-tools not installed"
+start_swtpm tpm
+MNT=$WORK/mnt; mkdir -p "$MNT"
+
+# refuse PATTERN VOLUME: mount exits 3 with PATTERN in its message, nothing mounted
+refuse() {
+	local out rc=0
+	out=$("$ATRESTFS" mount "$2" "$MNT" 2>&1) || rc=$?
+	[ "$rc" = 3 ] || fail "mount $2: exit $rc ($out)"
+	grep -qE "$1" <<<"$out" || fail "message lacks '$1': $out"
+	not_mounted "$MNT" || fail "refused mount left a mount"
+	echo "refused as expected: $(grep -E "$1" <<<"$out" | head -1)"
+}
+leftover_handles() {
+	tpm2_getcap handles-transient; tpm2_getcap handles-loaded-session; tpm2_getcap handles-saved-session
+}
+
+# 1. Without and with a PCR policy: create, mount, write, remount, read.
+atr create --key-source tpm2 --tpm2-tcti "$TCTI" "$WORK/plainpcr" >/dev/null
+atr create --key-source tpm2 --tpm2-tcti "$TCTI" --tpm2-pcrs 7 "$WORK/pcr7" >/dev/null
+atr create --key-source tpm2 --tpm2-tcti "$TCTI" --tpm2-pcrs 0,2,7 "$WORK/pcr027" >/dev/null
+atr info "$WORK/pcr027" | grep -q "tpm2 pcrs: *0,2,7" || fail "info does not show the PCRs"
+atr info "$WORK/pcr7" | grep -q "tpm2 tcti: *$TCTI" || fail "info does not show the TCTI"
+for v in plainpcr pcr7 pcr027; do
+	atr_mount "$WORK/$v" "$MNT"
+	head -c 300000 /dev/urandom >"$WORK/$v.data"
+	cp "$WORK/$v.data" "$MNT/data"
+	atr_umount "$MNT"
+	atr_mount "$WORK/$v" "$MNT"
+	cmp "$MNT/data" "$WORK/$v.data" || fail "$v: data after remount"
+	atr_umount "$MNT"
+done
+
+# 2. The key is taken once: stop the TPM, the mounted volume keeps working.
+atr_mount "$WORK/pcr7" "$MNT"
+stop_swtpm tpm
+echo "written without a TPM" >"$MNT/later"
+cmp "$MNT/data" "$WORK/pcr7.data" || fail "read after the TPM stopped"
+[ "$(cat "$MNT/later")" = "written without a TPM" ] || fail "write after the TPM stopped"
+atr_umount "$MNT"
+refuse "TPM unreachable" "$WORK/pcr7"
+start_swtpm tpm  # same state dir: the same TPM again
+TCTI_OVERRIDE=$TCTI
+
+# The TCTI recorded at create is overridden by ATRESTFS_TPM2_TCTI at mount.
+ATRESTFS_TPM2_TCTI=$TCTI_OVERRIDE atr_mount "$WORK/pcr7" "$MNT"
+[ "$(cat "$MNT/later")" = "written without a TPM" ] || fail "data after TPM restart"
+atr_umount "$MNT"
+export ATRESTFS_TPM2_TCTI=$TCTI
+
+# 3. PCR 7 extended: policy fails, named in the message.
+tpm2_pcrextend 7:sha256=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+refuse "PCR policy not satisfied: PCRs 7 " "$WORK/pcr7"
+refuse "PCR policy not satisfied: PCRs 0,2,7 " "$WORK/pcr027"
+atr_mount "$WORK/plainpcr" "$MNT"   # not PCR-bound: still mounts
+atr_umount "$MNT"
+
+# 4. Twenty mounts and refusals leave nothing behind in the TPM.
+for i in $(seq 1 10); do
+	atr_mount "$WORK/plainpcr" "$MNT"; atr_umount "$MNT"
+	"$ATRESTFS" mount "$WORK/pcr7" "$MNT" >/dev/null 2>&1 && fail "PCR-bound mount succeeded"
+done
+left=$(leftover_handles)
+[ -z "$left" ] || fail "handles left in the TPM: $left"
+
+# 5. Another TPM (fresh state): the sealed blob does not load.
+stop_swtpm tpm
+start_swtpm other
+export ATRESTFS_TPM2_TCTI=$TCTI
+refuse "sealed to another TPM" "$WORK/plainpcr"
+[ -z "$(leftover_handles)" ] || fail "handles left after the refused load"
+echo "tpm2: all cases hold"
