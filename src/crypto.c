@@ -114,10 +114,14 @@ int crypto_hkdf(const uint8_t *key, size_t key_len, const uint8_t *salt,
 						(char *)"SHA256", 0);
 	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
 						 (void *)key, key_len);
-	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-						 (void *)salt, salt_len);
-	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-						 (void *)info, info_len);
+	/* RFC 5869 makes salt and info optional; OpenSSL refuses a NULL
+	 * octet string, and leaving a parameter out means "empty". */
+	if (salt_len)
+		*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+							 (void *)salt, salt_len);
+	if (info_len)
+		*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+							 (void *)info, info_len);
 	*q = OSSL_PARAM_construct_end();
 	if (EVP_KDF_derive(kctx, out, out_len, p) == 1)
 		r = 0;
