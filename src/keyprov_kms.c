@@ -1,4 +1,282 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* placeholder: being written */
+/*
+ * The kms key source: envelope encryption with AWS KMS. At create,
+ * GenerateDataKey makes the volume key under the named KMS key, with the
+ * encryption context {"atrestfs:volume": UUID}; the config keeps only the
+ * CiphertextBlob (opaque) and the key ARN KMS answered with. At mount, one
+ * Decrypt with the same context gives the key back; no KMS call follows
+ * until the next mount, so revoking access takes effect at the next mount.
+ */
 #include "keyprov.h"
-const struct keyprov kp_kms = { .name = "kms" };
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws_creds.h"
+#include "crypto.h"
+#include "kms_client.h"
+#include "log.h"
+#include "secmem.h"
+
+#define CONTEXT_KEY "atrestfs:volume"
+#define BLOB_MAX 6144 /* KMS ciphertext blobs are a few hundred bytes */
+#define STR_MAX 2048
+
+static const char *const fields[] = { "key_arn", "region", "endpoint",
+				      "profile", "ciphertext_blob",
+				      "encryption_context", NULL };
+
+static int kms_validate(const json_t *params)
+{
+	const char *key;
+	json_t *v, *ctx;
+	uint8_t blob[BLOB_MAX];
+
+	json_object_foreach((json_t *)params, key, v) {
+		bool known = false;
+		for (const char *const *f = fields; *f; f++)
+			known |= !strcmp(key, *f);
+		if (!known) {
+			log_err("invalid volume config: unknown field \"%.64s\" "
+				"in key_source", key);
+			return -EINVAL;
+		}
+		if (!strcmp(key, "encryption_context"))
+			continue;
+		if (!json_is_string(v) || json_string_length(v) >= STR_MAX ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			log_err("invalid volume config: key_source.%s must be a "
+				"string shorter than %d", key, STR_MAX);
+			return -EINVAL;
+		}
+	}
+	if (!json_is_string(json_object_get(params, "key_arn")) ||
+	    !json_is_string(json_object_get(params, "region"))) {
+		log_err("invalid volume config: key_source needs key_arn and region");
+		return -EINVAL;
+	}
+	v = json_object_get(params, "ciphertext_blob");
+	if (!v || crypto_b64_decode(json_string_value(v), json_string_length(v),
+				    blob, sizeof(blob)) <= 0) {
+		log_err("invalid volume config: key_source.ciphertext_blob is "
+			"not base64 of at most %d bytes", BLOB_MAX);
+		return -EINVAL;
+	}
+	ctx = json_object_get(params, "encryption_context");
+	if (!json_is_object(ctx) || json_object_size(ctx) != 1 ||
+	    !json_is_string(json_object_get(ctx, CONTEXT_KEY))) {
+		log_err("invalid volume config: key_source.encryption_context "
+			"must be {\"" CONTEXT_KEY "\": \"<uuid>\"}");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Credentials and endpoint for one key source; creds in secmem. */
+static int connect_kms(const char *region_opt, const char *profile,
+		       const char *endpoint, struct kms_target *t)
+{
+	struct aws_creds *c;
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	r = aws_region_resolve(region_opt, profile, t->region, sizeof(t->region));
+	if (r)
+		return r;
+	r = kms_target_endpoint(t, endpoint);
+	if (r)
+		return r;
+	c = secmem_alloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	r = aws_creds_resolve(profile, c);
+	if (r) {
+		secmem_free(c);
+		return r;
+	}
+	log_dbg("KMS: credentials from %s, endpoint %s", c->source, t->endpoint);
+	t->creds = c;
+	return 0;
+}
+
+static void disconnect_kms(struct kms_target *t)
+{
+	secmem_free((void *)t->creds);
+	t->creds = NULL;
+}
+
+/* Decode the base64 "Plaintext" of a KMS answer into the caller's key. */
+static int take_plaintext(json_t *resp, uint8_t *key)
+{
+	json_t *v = json_object_get(resp, "Plaintext");
+	uint8_t buf[64];
+	long n;
+
+	if (!json_is_string(v)) {
+		log_err("KMS answer has no Plaintext");
+		return -EPROTO;
+	}
+	n = crypto_b64_decode(json_string_value(v), json_string_length(v), buf,
+			      sizeof(buf));
+	/* The key was in a JSON string: wipe it there too. */
+	secmem_wipe((char *)json_string_value(v), json_string_length(v));
+	if (n != KEYPROV_KEY_LEN) {
+		secmem_wipe(buf, sizeof(buf));
+		log_err("KMS answered with a %ld-byte data key; expected %d",
+			n, KEYPROV_KEY_LEN);
+		return -EPROTO;
+	}
+	memcpy(key, buf, KEYPROV_KEY_LEN);
+	secmem_wipe(buf, sizeof(buf));
+	return 0;
+}
+
+static int refuse_asymmetric(struct kms_target *t, const char *key_id)
+{
+	json_t *req = json_pack("{s:s}", "KeyId", key_id), *resp = NULL, *md;
+	const char *spec, *usage;
+	int r = kms_call(t, "DescribeKey", req, &resp);
+
+	json_decref(req);
+	if (r)
+		return r;
+	md = json_object_get(resp, "KeyMetadata");
+	spec = json_string_value(json_object_get(md, "KeySpec"));
+	if (!spec)
+		spec = json_string_value(json_object_get(md, "CustomerMasterKeySpec"));
+	usage = json_string_value(json_object_get(md, "KeyUsage"));
+	if ((spec && strcmp(spec, "SYMMETRIC_DEFAULT")) ||
+	    (usage && strcmp(usage, "ENCRYPT_DECRYPT"))) {
+		log_err("KMS key %s is %s/%s: only a symmetric encryption key "
+			"(SYMMETRIC_DEFAULT) can make data keys", key_id,
+			spec ? spec : "?", usage ? usage : "?");
+		r = -EINVAL;
+	}
+	json_decref(resp);
+	return r;
+}
+
+static int kms_enroll(const char *arg, const struct kp_options *opt,
+		      const char *volume_uuid, uint8_t *key, json_t **params)
+{
+	const char *profile = opt ? opt->kms_profile : NULL;
+	json_t *req = NULL, *resp = NULL, *arn, *blob;
+	struct kms_target t;
+	int r;
+
+	if (!arg || !*arg || strlen(arg) >= STR_MAX) {
+		log_err("key source kms needs a key: --key-source kms:KEY (key "
+			"id, key ARN, alias/NAME or alias ARN)");
+		return -EINVAL;
+	}
+	r = connect_kms(opt ? opt->kms_region : NULL, profile,
+			opt ? opt->kms_endpoint : NULL, &t);
+	if (r)
+		return r;
+	r = refuse_asymmetric(&t, arg);
+	if (r)
+		goto out;
+	req = json_pack("{s:s, s:s, s:{s:s}}", "KeyId", arg, "KeySpec", "AES_256",
+			"EncryptionContext", CONTEXT_KEY, volume_uuid);
+	r = kms_call(&t, "GenerateDataKey", req, &resp);
+	if (r)
+		goto out;
+	arn = json_object_get(resp, "KeyId");
+	blob = json_object_get(resp, "CiphertextBlob");
+	if (!json_is_string(arn) || !json_is_string(blob) ||
+	    json_string_length(blob) >= 2 * BLOB_MAX ||
+	    json_string_length(arn) >= STR_MAX) {
+		log_err("KMS GenerateDataKey answer lacks KeyId or CiphertextBlob");
+		r = -EPROTO;
+		goto out;
+	}
+	r = take_plaintext(resp, key);
+	if (r)
+		goto out;
+	*params = json_pack("{s:s, s:s, s:s, s:{s:s}}", "key_arn",
+			    json_string_value(arn), "region", t.region,
+			    "ciphertext_blob", json_string_value(blob),
+			    "encryption_context", CONTEXT_KEY, volume_uuid);
+	if (*params && opt && opt->kms_endpoint)
+		json_object_set_new(*params, "endpoint", json_string(opt->kms_endpoint));
+	if (*params && profile)
+		json_object_set_new(*params, "profile", json_string(profile));
+	r = *params ? kms_validate(*params) : -ENOMEM;
+out:
+	if (r)
+		secmem_wipe(key, KEYPROV_KEY_LEN);
+	json_decref(req);
+	json_decref(resp);
+	disconnect_kms(&t);
+	return r;
+}
+
+static const char *str(const json_t *p, const char *k)
+{
+	return json_string_value(json_object_get(p, k));
+}
+
+static int kms_unlock(const json_t *params, const char *arg,
+		      const char *volume_uuid, uint8_t *key)
+{
+	json_t *req, *resp = NULL, *ctx;
+	struct kms_target t;
+	int r;
+
+	if (arg) {
+		log_err("key source kms takes no argument at mount: the key is "
+			"recorded in the volume");
+		return -EINVAL;
+	}
+	r = kms_validate(params);
+	if (r)
+		return r;
+	ctx = json_object_get(params, "encryption_context");
+	if (strcmp(json_string_value(json_object_get(ctx, CONTEXT_KEY)), volume_uuid))
+		log_warn("the recorded encryption context names another volume "
+			 "than %s", volume_uuid);
+	r = connect_kms(str(params, "region"), str(params, "profile"),
+			str(params, "endpoint"), &t);
+	if (r)
+		return r;
+	req = json_pack("{s:s, s:s, s:O}", "KeyId", str(params, "key_arn"),
+			"CiphertextBlob", str(params, "ciphertext_blob"),
+			"EncryptionContext", ctx);
+	r = kms_call(&t, "Decrypt", req, &resp);
+	if (!r)
+		r = take_plaintext(resp, key);
+	json_decref(req);
+	json_decref(resp);
+	disconnect_kms(&t);
+	return r;
+}
+
+static void kms_describe(const json_t *params, FILE *out)
+{
+	fprintf(out, "kms key:         %s\n", str(params, "key_arn"));
+	fprintf(out, "kms region:      %s\n", str(params, "region"));
+	if (str(params, "endpoint"))
+		fprintf(out, "kms endpoint:    %s\n", str(params, "endpoint"));
+	if (str(params, "profile"))
+		fprintf(out, "aws profile:     %s\n", str(params, "profile"));
+	fprintf(out, "kms context:     " CONTEXT_KEY "=%s\n",
+		json_string_value(json_object_get(
+			json_object_get(params, "encryption_context"), CONTEXT_KEY)));
+	fprintf(out, "wrapped key:     present (KMS CiphertextBlob)\n");
+}
+
+static void kms_audit_id(const json_t *params, char *buf, size_t n)
+{
+	snprintf(buf, n, "kms:%s", str(params, "key_arn"));
+}
+
+const struct keyprov kp_kms = {
+	.name = "kms",
+	.enroll = kms_enroll,
+	.unlock = kms_unlock,
+	.validate = kms_validate,
+	.describe = kms_describe,
+	.audit_id = kms_audit_id,
+};

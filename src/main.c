@@ -18,6 +18,7 @@
 
 #include "dirid.h"
 #include "keyprov.h"
+#include "kms_client.h"
 #include "log.h"
 #include "mount.h"
 #include "mountpoint.h"
@@ -305,6 +306,7 @@ int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	kms_install_json_allocator();
 	secmem_harden_process();
 	if (!cmd) {
 		usage(stderr);

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * KMS client. Requests are signed by libcurl's SigV4 (CURLOPT_AWS_SIGV4),
+ * which was checked against botocore's signing with a signature-checking
+ * KMS. Responses are hostile input: size-capped (http.c), parsed with
+ * jansson, and every error shape KMS or a proxy can send maps to a message.
+ */
+#include "kms_client.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+#include "log.h"
+#include "secmem.h"
+
+#define ATTEMPTS 4
+#define TIMEOUT_MS 10000
+
+/*
+ * jansson allocator that wipes on free: the plaintext data key passes
+ * through jansson's buffers when a Decrypt response is parsed. Blocks come
+ * from plain malloc(), so text from json_dumps() is still free()able.
+ */
+static void wipe_free(void *p)
+{
+	if (!p)
+		return;
+	secmem_wipe(p, malloc_usable_size(p));
+	free(p);
+}
+
+void kms_install_json_allocator(void)
+{
+	json_set_alloc_funcs(malloc, wipe_free);
+}
+
+static bool region_ok(const char *r)
+{
+	size_t n = strlen(r);
+
+	if (n == 0 || n > 32)
+		return false;
+	for (; *r; r++)
+		if (!islower((unsigned char)*r) && !isdigit((unsigned char)*r) &&
+		    *r != '-')
+			return false;
+	return true;
+}
+
+int kms_target_endpoint(struct kms_target *t, const char *recorded)
+{
+	const char *e = recorded && *recorded ? recorded : getenv("AWS_ENDPOINT_URL_KMS");
+
+	if (!region_ok(t->region)) {
+		log_err("invalid AWS region \"%.40s\"", t->region);
+		return -EINVAL;
+	}
+	if (!e || !*e)
+		e = getenv("AWS_ENDPOINT_URL");
+	if (e && *e) {
+		if ((strncmp(e, "https://", 8) && strncmp(e, "http://", 7)) ||
+		    strlen(e) >= sizeof(t->endpoint) || strpbrk(e, " \r\n")) {
+			log_err("invalid KMS endpoint \"%.80s\": expected an "
+				"http(s) URL", e);
+			return -EINVAL;
+		}
+		snprintf(t->endpoint, sizeof(t->endpoint), "%s", e);
+		return 0;
+	}
+	snprintf(t->endpoint, sizeof(t->endpoint), "https://kms.%s.amazonaws.com/",
+		 t->region);
+	return 0;
+}
+
+static void xml_field(const char *body, const char *tag, char *out, size_t n)
+{
+	char open[32], close[32];
+	const char *a, *b;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	a = strstr(body, open);
+	b = a ? strstr(a, close) : NULL;
+	if (a && b)
+		snprintf(out, n, "%.*s", (int)(b - a - strlen(open)), a + strlen(open));
+}
+
+static const struct {
+	const char *type;
+	int err;
+	const char *hint;
+} known[] = {
+	{ "AccessDeniedException", -EACCES, "this node's credentials may not use the key (check the key policy and IAM)" },
+	{ "DisabledException", -EKEYREVOKED, "the KMS key is disabled" },
+	{ "KMSInvalidStateException", -EKEYREVOKED, "the KMS key is not usable in its current state (pending deletion or import?)" },
+	{ "NotFoundException", -ENOENT, "no such KMS key or alias" },
+	{ "InvalidCiphertextException", -EKEYREJECTED, "the wrapped key or its encryption context does not match (config edited, or another volume's?)" },
+	{ "IncorrectKeyException", -EKEYREJECTED, "the wrapped key was made under another KMS key" },
+	{ "InvalidKeyUsageException", -EINVAL, "the KMS key cannot make data keys (asymmetric or HMAC key?)" },
+	{ "ThrottlingException", -EAGAIN, "KMS is throttling requests" },
+	{ "UnrecognizedClientException", -EACCES, "the access key is not known" },
+	{ "InvalidClientTokenId", -EACCES, "the access key or session token is not valid" },
+	{ "SignatureDoesNotMatch", -EACCES, "the secret access key is wrong" },
+	{ "ExpiredTokenException", -EACCES, "the session token has expired" },
+	{ "KMSInternalException", -EAGAIN, "KMS internal error" },
+	{ "DependencyTimeoutException", -EAGAIN, "KMS dependency timeout" },
+	{ "ValidationException", -EINVAL, "KMS rejected the request" },
+};
+
+int kms_error(long status, const char *body, char *msg, size_t n)
+{
+	char type[128] = "", text[512] = "";
+	json_t *o = json_loads(body, 0, NULL);
+	const char *h;
+
+	if (o && json_is_object(o)) {
+		json_t *t = json_object_get(o, "__type");
+		json_t *m = json_object_get(o, "message");
+		if (!m)
+			m = json_object_get(o, "Message");
+		if (json_is_string(t))
+			snprintf(type, sizeof(type), "%s", json_string_value(t));
+		if (json_is_string(m))
+			snprintf(text, sizeof(text), "%s", json_string_value(m));
+	} else if (strstr(body, "<Code>")) {
+		xml_field(body, "Code", type, sizeof(type));
+		xml_field(body, "Message", text, sizeof(text));
+	}
+	json_decref(o);
+	/* "com.amazonaws.kms#DisabledException" -> "DisabledException" */
+	h = strrchr(type, '#');
+	if (h)
+		memmove(type, h + 1, strlen(h + 1) + 1);
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(type, known[i].type)) {
+			snprintf(msg, n, "%s (%s%s%s)", known[i].hint, type,
+				 *text ? ": " : "", text);
+			return known[i].err;
+		}
+	if (status >= 500) {
+		snprintf(msg, n, "KMS server error (HTTP %ld%s%s)", status,
+			 *type ? ", " : "", type);
+		return -EAGAIN;
+	}
+	snprintf(msg, n, "unexpected KMS response (HTTP %ld%s%.64s)", status,
+		 *type ? ", " : ", body: ", *type ? type : body);
+	return -EPROTO;
+}
+
+static void backoff(int attempt)
+{
+	struct timespec ts = { 0, (100L << attempt) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+int kms_call(const struct kms_target *t, const char *action, json_t *req,
+	     json_t **resp)
+{
+	char target_hdr[96], token_hdr[4200], sigv4[128], msg[800];
+	char *userpwd = secmem_alloc(512), *body = json_dumps(req, JSON_COMPACT);
+	const char *hdrs[4] = { "Content-Type: application/x-amz-json-1.1",
+				target_hdr, NULL, NULL };
+	struct http_req hr = { .method = "POST", .url = t->endpoint,
+			       .headers = hdrs, .body = body, .sigv4 = sigv4,
+			       .userpwd = userpwd, .timeout_ms = TIMEOUT_MS };
+	struct http_resp r;
+	int rc = -EIO;
+
+	*resp = NULL;
+	if (!userpwd || !body) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	snprintf(target_hdr, sizeof(target_hdr), "X-Amz-Target: TrentService.%s", action);
+	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:kms", t->region);
+	snprintf(userpwd, 512, "%s:%s", t->creds->akid, t->creds->secret);
+	if (t->creds->token[0]) {
+		snprintf(token_hdr, sizeof(token_hdr), "X-Amz-Security-Token: %s",
+			 t->creds->token);
+		hdrs[2] = token_hdr;
+	}
+	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+		if (attempt)
+			backoff(attempt);
+		rc = http_do(&hr, &r);
+		if (rc == -EFBIG) {
+			log_err("KMS %s: response larger than %d bytes: refused",
+				action, HTTP_MAX_RESPONSE);
+			goto out;
+		}
+		if (rc) {
+			log_warn("KMS %s: endpoint %s unreachable (%s)%s", action,
+				 t->endpoint, strerror(-rc),
+				 attempt + 1 < ATTEMPTS ? ", retrying" : "");
+			continue;
+		}
+		if (r.status == 200) {
+			*resp = json_loads(r.body, 0, NULL);
+			http_resp_free(&r);
+			if (!*resp || !json_is_object(*resp)) {
+				json_decref(*resp);
+				*resp = NULL;
+				log_err("KMS %s: the response is not a JSON object",
+					action);
+				rc = -EPROTO;
+			}
+			goto out;
+		}
+		rc = kms_error(r.status, r.body, msg, sizeof(msg));
+		http_resp_free(&r);
+		if (rc != -EAGAIN || attempt + 1 == ATTEMPTS) {
+			log_err("KMS %s failed: %s", action, msg);
+			goto out;
+		}
+		log_warn("KMS %s: %s, retrying", action, msg);
+	}
+	if (rc)
+		log_err("KMS %s: giving up after %d attempts: %s unreachable",
+			action, ATTEMPTS, t->endpoint);
+out:
+	secmem_wipe(token_hdr, sizeof(token_hdr));
+	secmem_free(userpwd);
+	free(body);
+	return rc;
+}

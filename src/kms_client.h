@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The AWS KMS JSON API: one signed call with bounded retries, and every
+ * KMS error turned into one clear message and an errno.
+ */
+#ifndef ATRESTFS_KMS_CLIENT_H
+#define ATRESTFS_KMS_CLIENT_H
+
+#include <jansson.h>
+
+#include "aws_creds.h"
+
+struct kms_target {
+	char region[64];
+	char endpoint[512]; /* full URL */
+	const struct aws_creds *creds;
+};
+
+/**
+ * Fill @p t's endpoint: @p recorded (from the config or --kms-endpoint),
+ * else AWS_ENDPOINT_URL_KMS, else AWS_ENDPOINT_URL, else the regional
+ * https endpoint. @return 0 or -EINVAL for a malformed region or URL.
+ */
+int kms_target_endpoint(struct kms_target *t, const char *recorded);
+
+/**
+ * Call @p action (e.g. "Decrypt") with request @p req; @p resp gets the
+ * parsed JSON object on success. Throttling, 5xx and network failures are
+ * retried a bounded number of times with backoff.
+ * @return 0 or a negative errno after logging the reason.
+ */
+int kms_call(const struct kms_target *t, const char *action, json_t *req,
+	     json_t **resp);
+
+/**
+ * The message for a KMS error response body (JSON "__type"/"message", or
+ * the XML <Code>/<Message> that signature failures come as). Exposed for
+ * the unit tests. @return a negative errno.
+ */
+int kms_error(long status, const char *body, char *msg, size_t n);
+
+/**
+ * Make jansson wipe every block it frees. Process-wide: call it first thing
+ * in main(), before any JSON value exists.
+ */
+void kms_install_json_allocator(void);
+
+#endif
