@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The kms key source against a local KMS (moto_server): create with an
+# alias, mount, write, remount, read; the same with moto checking
+# signatures (an IAM user's keys; assumed-role keys with a session token);
+# credentials from a shared credentials file profile and from a strict
+# IMDSv2 alone; a wrong encryption context and an edited CiphertextBlob are
+# refused; the mounted volume keeps working after KMS stops, and a mount
+# with KMS unreachable fails closed.
+source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/../lib/moto.sh"
+start_moto
+MNT=$WORK/mnt VOL=$WORK/vol; mkdir -p "$MNT"
+conf=$VOL/atrestfs.conf
+
+# refuse PATTERN [VOL]: exit 3, PATTERN in the message, nothing mounted
+refuse() {
+	local out rc=0
+	out=$("$ATRESTFS" mount "${2:-$VOL}" "$MNT" 2>&1) || rc=$?
+	[ "$rc" = 3 ] || fail "mount: exit $rc ($out)"
+	grep -qE "$1" <<<"$out" || fail "message lacks '$1': $out"
+	not_mounted "$MNT" || fail "refused mount left a mount"
+	echo "refused as expected: $(grep -E "$1" <<<"$out" | head -1)"
+}
+roundtrip() {   # mount, append a line, unmount, remount, check all lines
+	atr_mount "$VOL" "$MNT"
+	echo "$1" >>"$MNT/log"
+	atr_umount "$MNT"
+	atr_mount "$VOL" "$MNT"
+	grep -qx "$1" "$MNT/log" || fail "line '$1' lost"
+	atr_umount "$MNT"
+}
+
+KEY_ID=$(awsl kms create-key --description atrestfs-test --query KeyMetadata.KeyId --output text)
+awsl kms create-alias --alias-name alias/cache-test --target-key-id "$KEY_ID"
+atr create --key-source kms:alias/cache-test --kms-endpoint "$KMS_URL" "$VOL" >/dev/null
+atr info "$VOL" | grep -q "kms key: *arn:aws:kms:us-east-1:123456789012:key/$KEY_ID" || fail "info lacks the key ARN"
+roundtrip "plain moto"
+
+# Identities for signature checking, made while moto accepts anything.
+awsl iam create-user --user-name cachenode >/dev/null
+read -r U_AKID U_SECRET <<<"$(awsl iam create-access-key --user-name cachenode \
+	--query 'AccessKey.[AccessKeyId,SecretAccessKey]' --output text)"
+POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}'
+awsl iam put-user-policy --user-name cachenode --policy-name kms --policy-document "$POLICY"
+awsl iam create-role --role-name node --assume-role-policy-document \
+	'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}' >/dev/null
+awsl iam put-role-policy --role-name node --policy-name kms --policy-document "$POLICY"
+read -r R_AKID R_SECRET R_TOKEN <<<"$(awsl sts assume-role --role-arn arn:aws:iam::123456789012:role/node \
+	--role-session-name node1 --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text)"
+curl -s -X POST -H 'Content-Type: text/plain' --data 0 "$KMS_URL/moto-api/reset-auth" >/dev/null
+
+export AWS_ACCESS_KEY_ID=$U_AKID AWS_SECRET_ACCESS_KEY=$U_SECRET
+roundtrip "iam user"
+AWS_SECRET_ACCESS_KEY=wrong-secret-0000000000000000000000000000 refuse "secret access key is wrong|SignatureDoesNotMatch"
+export AWS_ACCESS_KEY_ID=$R_AKID AWS_SECRET_ACCESS_KEY=$R_SECRET AWS_SESSION_TOKEN=$R_TOKEN
+roundtrip "assumed role"
+AWS_SESSION_TOKEN= refuse "not valid|InvalidClientTokenId"
+unset AWS_SESSION_TOKEN
+
+# A profile in a shared credentials file, nothing in the environment.
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+printf '[default]\naws_access_key_id = nope\naws_secret_access_key = nope\n\n[node]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+	"$U_AKID" "$U_SECRET" >"$WORK/credentials"
+AWS_SHARED_CREDENTIALS_FILE=$WORK/credentials AWS_PROFILE=node atr_mount "$VOL" "$MNT"
+atr_umount "$MNT"
+
+# IMDSv2 alone (strict fake), with signature checking still on.
+IMDS_PORT=$(free_port)
+FAKE_AKID=$U_AKID FAKE_SECRET=$U_SECRET FAKE_TOKEN="" bg_start "$WORK/imds.pid" \
+	python3 "$TOP/tests/fakes/strict_imds.py" "$IMDS_PORT"
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$IMDS_PORT/" && break; sleep 0.1; done
+(
+	export HOME=$WORK/nohome AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:$IMDS_PORT
+	unset AWS_EC2_METADATA_DISABLED
+	roundtrip "imds"
+)
+export AWS_ACCESS_KEY_ID=$U_AKID AWS_SECRET_ACCESS_KEY=$U_SECRET
+
+# Config edits: another encryption context, a changed CiphertextBlob.
+cp -a "$VOL" "$WORK/vol.orig"
+edit() { chmod u+w "$conf"; python3 -c "$1" "$conf"; chmod 0400 "$conf"; }
+edit 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["key_source"]["encryption_context"]["atrestfs:volume"]="00000000-0000-4000-8000-000000000000"; open(p,"w").write(json.dumps(c))'
+refuse "InvalidCiphertext"
+rm -rf "$VOL"; cp -a "$WORK/vol.orig" "$VOL"
+edit 'import json,sys,base64; p=sys.argv[1]; c=json.load(open(p)); b=bytearray(base64.b64decode(c["key_source"]["ciphertext_blob"])); b[-5]^=1; c["key_source"]["ciphertext_blob"]=base64.b64encode(bytes(b)).decode(); open(p,"w").write(json.dumps(c))'
+refuse "InvalidCiphertext"
+rm -rf "$VOL"; cp -a "$WORK/vol.orig" "$VOL"
+
+# The key is taken once: KMS goes away, the mount keeps working; a new
+# mount without KMS fails closed.
+atr_mount "$VOL" "$MNT"
+stop_moto
+echo "after kms stopped" >>"$MNT/log"
+grep -qx "plain moto" "$MNT/log" || fail "read after KMS stopped"
+atr_umount "$MNT"
+refuse "unreachable|Connection refused"
+echo "kms: all cases hold"
