@@ -114,7 +114,7 @@ int dirid_read(int dirfd, uint8_t id[NAMES_DIRID_LEN])
 	int fd, r;
 
 	fd = openat(dirfd, NAMES_DIRID_FILE,
-		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT) {
