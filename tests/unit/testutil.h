@@ -4,6 +4,7 @@
 #define ATRESTFS_TESTUTIL_H
 
 #include <check.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
