@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libssl-dev libtss2-dev libcurl4-openssl-dev
       libjansson-dev check
-      swtpm swtpm-tools tpm2-tools redis-server python3 attr util-linux)
+      swtpm swtpm-tools tpm2-tools redis-server redis-tools python3 attr
+      util-linux e2fsprogs curl groff-base man-db)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
