@@ -829,23 +829,60 @@ static struct atr_fh *fh_of(struct fuse_file_info *fi)
 	return (struct atr_fh *)(uintptr_t)fi->fh;
 }
 
-static __thread uint8_t *read_buf;
-static __thread size_t read_buf_len;
+/* Per-thread reply buffer for reads, freed when the worker thread ends. */
+struct read_buf {
+	uint8_t *p;
+	size_t len;
+};
+
+static pthread_key_t read_buf_key;
+static pthread_once_t read_buf_once = PTHREAD_ONCE_INIT;
+
+static void read_buf_free(void *v)
+{
+	struct read_buf *b = v;
+
+	free(b->p);
+	free(b);
+}
+
+static void read_buf_init(void)
+{
+	pthread_key_create(&read_buf_key, read_buf_free);
+}
+
+static uint8_t *read_buf_get(size_t size)
+{
+	struct read_buf *b;
+
+	pthread_once(&read_buf_once, read_buf_init);
+	b = pthread_getspecific(read_buf_key);
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return NULL;
+		pthread_setspecific(read_buf_key, b);
+	}
+	if (b->len < size) {
+		uint8_t *n = realloc(b->p, size);
+		if (!n)
+			return NULL;
+		b->p = n;
+		b->len = size;
+	}
+	return b->p;
+}
 
 static void atr_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = ino_of(req, ino);
+	uint8_t *read_buf = read_buf_get(size);
 	ssize_t n;
 
-	if (read_buf_len < size) {
-		uint8_t *nb = realloc(read_buf, size);
-		if (!nb)
-			return (void)fuse_reply_err(req, ENOMEM);
-		read_buf = nb;
-		read_buf_len = size;
-	}
+	if (!read_buf)
+		return (void)fuse_reply_err(req, ENOMEM);
 	if (fs->encrypted) {
 		pthread_rwlock_rdlock(&inode->lock);
 		n = content_read(inode->cf, fh_of(fi)->fd, read_buf, size, off);

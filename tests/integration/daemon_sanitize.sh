@@ -25,7 +25,8 @@ stop_daemon() {
 }
 run_daemon
 python3 "$TOP/tests/tools/randops.py" "$MNT" "$WORK/ref" --ops 1500 --seed 9 || fail "randops under ASan"
-ln -s "target" "$MNT/link"; setfattr -n user.a -v b "$MNT/link" 2>/dev/null || true
+ln -s target "$MNT/link"; ln -s target "$WORK/ref/link"
+setfattr -n user.a -v b "$MNT/d0" 2>/dev/null || true
 stop_daemon
 run_daemon
 python3 "$TOP/tests/tools/randops.py" "$MNT" "$WORK/ref" --compare-only || fail "after remount under ASan"
