@@ -5,7 +5,8 @@
  *
  * Every request touches the backing file with one pread (read) or one
  * pwrite (write) of all its blocks at once, assembled in a per-thread
- * buffer, so that a 1 MiB FUSE write is one system call and no allocation.
+ * buffer (tlsbuf.c), so that a 1 MiB FUSE write is one system call and no
+ * allocation.
  * The backing size is cached in the per-file state: the daemon is the only
  * writer of the volume while it is mounted, and every change of size goes
  * through here (under the caller's exclusive lock).
@@ -14,7 +15,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +23,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "secmem.h"
+#include "tlsbuf.h"
 
 #define AAD_LEN (CONTENT_FILE_ID_LEN + 8)
 
@@ -37,51 +38,6 @@ struct content_file {
 	off_t csize; /* backing size, the daemon being the only writer */
 	struct content_ctx *ctx;
 };
-
-/* ---- per-thread scratch buffer, grown to the largest request seen ---- */
-
-struct scratch {
-	uint8_t *buf;
-	size_t len;
-};
-
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void scratch_free(void *p)
-{
-	struct scratch *s = p;
-
-	free(s->buf);
-	free(s);
-}
-
-static void scratch_init(void)
-{
-	pthread_key_create(&scratch_key, scratch_free);
-}
-
-static uint8_t *scratch_get(size_t len)
-{
-	struct scratch *s;
-
-	pthread_once(&scratch_once, scratch_init);
-	s = pthread_getspecific(scratch_key);
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			return NULL;
-		pthread_setspecific(scratch_key, s);
-	}
-	if (s->len < len) {
-		uint8_t *n = realloc(s->buf, len);
-		if (!n)
-			return NULL;
-		s->buf = n;
-		s->len = len;
-	}
-	return s->buf;
-}
 
 /* ---- sizes ---- */
 
@@ -388,7 +344,7 @@ ssize_t content_read(struct content_file *f, int fd, void *buf, size_t size,
 	clen = (size_t)(b1 - b0 + 1) * CONTENT_CBLOCK;
 	if (cstart + (off_t)clen > f->csize)
 		clen = (size_t)(f->csize - cstart);
-	c = scratch_get(clen);
+	c = tlsbuf_get(TLSBUF_CIPHER, clen);
 	if (!c)
 		return -ENOMEM;
 	n = pread(fd, c, clen, cstart);
@@ -457,7 +413,7 @@ ssize_t content_write(struct content_file *f, int fd, const void *buf,
 	b0 = (uint64_t)off / CONTENT_BLOCK;
 	b1 = (uint64_t)(end - 1) / CONTENT_BLOCK;
 	nblocks = b1 - b0 + 1;
-	c = scratch_get(nblocks * CONTENT_CBLOCK + nblocks * CRYPTO_NONCE_LEN);
+	c = tlsbuf_get(TLSBUF_CIPHER, nblocks * CONTENT_CBLOCK + nblocks * CRYPTO_NONCE_LEN);
 	if (!c)
 		return -ENOMEM;
 	nonces = c + nblocks * CONTENT_CBLOCK;

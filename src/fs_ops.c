@@ -33,6 +33,7 @@
 #include "fs_inode.h"
 #include "log.h"
 #include "names.h"
+#include "tlsbuf.h"
 #include "volume.h"
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
@@ -829,56 +830,12 @@ static struct atr_fh *fh_of(struct fuse_file_info *fi)
 	return (struct atr_fh *)(uintptr_t)fi->fh;
 }
 
-/* Per-thread reply buffer for reads, freed when the worker thread ends. */
-struct read_buf {
-	uint8_t *p;
-	size_t len;
-};
-
-static pthread_key_t read_buf_key;
-static pthread_once_t read_buf_once = PTHREAD_ONCE_INIT;
-
-static void read_buf_free(void *v)
-{
-	struct read_buf *b = v;
-
-	free(b->p);
-	free(b);
-}
-
-static void read_buf_init(void)
-{
-	pthread_key_create(&read_buf_key, read_buf_free);
-}
-
-static uint8_t *read_buf_get(size_t size)
-{
-	struct read_buf *b;
-
-	pthread_once(&read_buf_once, read_buf_init);
-	b = pthread_getspecific(read_buf_key);
-	if (!b) {
-		b = calloc(1, sizeof(*b));
-		if (!b)
-			return NULL;
-		pthread_setspecific(read_buf_key, b);
-	}
-	if (b->len < size) {
-		uint8_t *n = realloc(b->p, size);
-		if (!n)
-			return NULL;
-		b->p = n;
-		b->len = size;
-	}
-	return b->p;
-}
-
 static void atr_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = ino_of(req, ino);
-	uint8_t *read_buf = read_buf_get(size);
+	uint8_t *read_buf = tlsbuf_get(TLSBUF_REPLY, size);
 	ssize_t n;
 
 	if (!read_buf)

@@ -12,15 +12,6 @@ start_moto
 MNT=$WORK/mnt VOL=$WORK/vol; mkdir -p "$MNT"
 conf=$VOL/atrestfs.conf
 
-# refuse PATTERN [VOL]: exit 3, PATTERN in the message, nothing mounted
-refuse() {
-	local out rc=0
-	out=$("$ATRESTFS" mount "${2:-$VOL}" "$MNT" 2>&1) || rc=$?
-	[ "$rc" = 3 ] || fail "mount: exit $rc ($out)"
-	grep -qE "$1" <<<"$out" || fail "message lacks '$1': $out"
-	not_mounted "$MNT" || fail "refused mount left a mount"
-	echo "refused as expected: $(grep -E "$1" <<<"$out" | head -1)"
-}
 roundtrip() {   # mount, append a line, unmount, remount, check all lines
 	atr_mount "$VOL" "$MNT"
 	echo "$1" >>"$MNT/log"
@@ -51,10 +42,10 @@ curl -s -X POST -H 'Content-Type: text/plain' --data 0 "$KMS_URL/moto-api/reset-
 
 export AWS_ACCESS_KEY_ID=$U_AKID AWS_SECRET_ACCESS_KEY=$U_SECRET
 roundtrip "iam user"
-AWS_SECRET_ACCESS_KEY=wrong-secret-0000000000000000000000000000 refuse "secret access key is wrong|SignatureDoesNotMatch"
+AWS_SECRET_ACCESS_KEY=wrong-secret-0000000000000000000000000000 refuse_mount 3 "secret access key is wrong|SignatureDoesNotMatch" "$VOL"
 export AWS_ACCESS_KEY_ID=$R_AKID AWS_SECRET_ACCESS_KEY=$R_SECRET AWS_SESSION_TOKEN=$R_TOKEN
 roundtrip "assumed role"
-AWS_SESSION_TOKEN= refuse "not valid|InvalidClientTokenId"
+AWS_SESSION_TOKEN= refuse_mount 3 "not valid|InvalidClientTokenId" "$VOL"
 unset AWS_SESSION_TOKEN
 
 # A profile in a shared credentials file, nothing in the environment.
@@ -80,10 +71,10 @@ export AWS_ACCESS_KEY_ID=$U_AKID AWS_SECRET_ACCESS_KEY=$U_SECRET
 cp -a "$VOL" "$WORK/vol.orig"
 edit() { chmod u+w "$conf"; python3 -c "$1" "$conf"; chmod 0400 "$conf"; }
 edit 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["key_source"]["encryption_context"]["atrestfs:volume"]="00000000-0000-4000-8000-000000000000"; open(p,"w").write(json.dumps(c))'
-refuse "InvalidCiphertext"
+refuse_mount 3 "InvalidCiphertext" "$VOL"
 rm -rf "$VOL"; cp -a "$WORK/vol.orig" "$VOL"
 edit 'import json,sys,base64; p=sys.argv[1]; c=json.load(open(p)); b=bytearray(base64.b64decode(c["key_source"]["ciphertext_blob"])); b[-5]^=1; c["key_source"]["ciphertext_blob"]=base64.b64encode(bytes(b)).decode(); open(p,"w").write(json.dumps(c))'
-refuse "InvalidCiphertext"
+refuse_mount 3 "InvalidCiphertext" "$VOL"
 rm -rf "$VOL"; cp -a "$WORK/vol.orig" "$VOL"
 
 # The key is taken once: KMS goes away, the mount keeps working; a new
@@ -93,5 +84,5 @@ stop_moto
 echo "after kms stopped" >>"$MNT/log"
 grep -qx "plain moto" "$MNT/log" || fail "read after KMS stopped"
 atr_umount "$MNT"
-refuse "unreachable|Connection refused"
+refuse_mount 3 "unreachable|Connection refused" "$VOL"
 echo "kms: all cases hold"

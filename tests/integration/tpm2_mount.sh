@@ -10,15 +10,6 @@ command -v tpm2_getcap >/dev/null || skip "tpm2-tools not installed"
 start_swtpm tpm
 MNT=$WORK/mnt; mkdir -p "$MNT"
 
-# refuse PATTERN VOLUME: mount exits 3 with PATTERN in its message, nothing mounted
-refuse() {
-	local out rc=0
-	out=$("$ATRESTFS" mount "$2" "$MNT" 2>&1) || rc=$?
-	[ "$rc" = 3 ] || fail "mount $2: exit $rc ($out)"
-	grep -qE "$1" <<<"$out" || fail "message lacks '$1': $out"
-	not_mounted "$MNT" || fail "refused mount left a mount"
-	echo "refused as expected: $(grep -E "$1" <<<"$out" | head -1)"
-}
 leftover_handles() {
 	tpm2_getcap handles-transient; tpm2_getcap handles-loaded-session; tpm2_getcap handles-saved-session
 }
@@ -46,7 +37,7 @@ echo "written without a TPM" >"$MNT/later"
 cmp "$MNT/data" "$WORK/pcr7.data" || fail "read after the TPM stopped"
 [ "$(cat "$MNT/later")" = "written without a TPM" ] || fail "write after the TPM stopped"
 atr_umount "$MNT"
-refuse "TPM unreachable" "$WORK/pcr7"
+refuse_mount 3 "TPM unreachable" "$WORK/pcr7"
 start_swtpm tpm  # same state dir: the same TPM again
 TCTI_OVERRIDE=$TCTI
 
@@ -58,8 +49,8 @@ export ATRESTFS_TPM2_TCTI=$TCTI
 
 # 3. PCR 7 extended: policy fails, named in the message.
 tpm2_pcrextend 7:sha256=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
-refuse "PCR policy not satisfied: PCRs 7 " "$WORK/pcr7"
-refuse "PCR policy not satisfied: PCRs 0,2,7 " "$WORK/pcr027"
+refuse_mount 3 "PCR policy not satisfied: PCRs 7 " "$WORK/pcr7"
+refuse_mount 3 "PCR policy not satisfied: PCRs 0,2,7 " "$WORK/pcr027"
 atr_mount "$WORK/plainpcr" "$MNT"   # not PCR-bound: still mounts
 atr_umount "$MNT"
 
@@ -75,6 +66,6 @@ left=$(leftover_handles)
 stop_swtpm tpm
 start_swtpm other
 export ATRESTFS_TPM2_TCTI=$TCTI
-refuse "sealed to another TPM" "$WORK/plainpcr"
+refuse_mount 3 "sealed to another TPM" "$WORK/plainpcr"
 [ -z "$(leftover_handles)" ] || fail "handles left after the refused load"
 echo "tpm2: all cases hold"

@@ -136,3 +136,19 @@ install_mount_helper() {
 	fi
 	ln -s "$MOUNT_HELPER" "$target"
 }
+
+# refuse_mount RC PATTERN VOLUME [MOUNT ARGS...]: `atrestfs mount VOLUME
+# $MNT` must exit RC with PATTERN (extended regex) in its message, leave
+# nothing mounted and change nothing in VOLUME.
+refuse_mount() {
+	local rc=$1 pat=$2 vol=$3 out got=0 before
+	shift 3
+	before=$(cd "$vol" && find . -printf '%p %s %T@\n' | sort | sha256sum)
+	out=$("$ATRESTFS" mount "$vol" "$MNT" "$@" 2>&1) || got=$?
+	[ "$got" = "$rc" ] || fail "mount $vol $*: exit $got, expected $rc ($out)"
+	grep -qE "$pat" <<<"$out" || fail "mount $vol $*: message lacks '$pat': $out"
+	not_mounted "$MNT" || fail "mount $vol $* left a mount"
+	[ "$(cd "$vol" && find . -printf '%p %s %T@\n' | sort | sha256sum)" = "$before" ] ||
+		fail "mount $vol $* changed the volume"
+	echo "refused as expected: $(grep -E "$pat" <<<"$out" | head -1)"
+}

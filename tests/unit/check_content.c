@@ -406,14 +406,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, roundtrip_sizes, 0, 7);
 	suite_add_tcase(s, tc);
-#define T(fn)                                                                  \
-	do {                                                                   \
-		tc = tcase_create(#fn);                                        \
-		tcase_add_checked_fixture(tc, setup, teardown);                \
-		tcase_add_test(tc, fn);                                        \
-		tcase_set_timeout(tc, 60);                                     \
-		suite_add_tcase(s, tc);                                        \
-	} while (0)
+#define T(fn) ADD_FIXTURE_TEST(s, fn, setup, teardown)
 	T(size_mapping);
 	T(write_straddling_blocks);
 	T(write_past_eof_leaves_holes);

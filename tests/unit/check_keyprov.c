@@ -181,14 +181,7 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("keyprov");
-	TCase *tc;
-#define T(fn)                                                                  \
-	do {                                                                   \
-		tc = tcase_create(#fn);                                        \
-		tcase_add_checked_fixture(tc, setup, teardown);                \
-		tcase_add_test(tc, fn);                                        \
-		suite_add_tcase(s, tc);                                        \
-	} while (0)
+#define T(fn) ADD_FIXTURE_TEST(s, fn, setup, teardown)
 	T(spec_parsing);
 	T(keyfile_created_and_roundtrip);
 	T(keyfile_bound_to_volume);

@@ -156,14 +156,7 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("kms");
-	TCase *tc;
-#define T(fn)                                                                  \
-	do {                                                                   \
-		tc = tcase_create(#fn);                                        \
-		tcase_add_checked_fixture(tc, setup, NULL);                    \
-		tcase_add_test(tc, fn);                                        \
-		suite_add_tcase(s, tc);                                        \
-	} while (0)
+#define T(fn) ADD_FIXTURE_TEST(s, fn, setup, NULL)
 	kms_install_json_allocator();
 	T(ini_reader);
 	T(ini_hostile);

@@ -259,20 +259,12 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("tpm2");
-	TCase *tc;
 
 	if (system("command -v swtpm >/dev/null && command -v tpm2_getcap >/dev/null")) {
 		puts("SKIP: swtpm or tpm2-tools missing");
 		return 77;
 	}
-#define T(fn)                                                                  \
-	do {                                                                   \
-		tc = tcase_create(#fn);                                        \
-		tcase_add_checked_fixture(tc, setup, teardown);                \
-		tcase_add_test(tc, fn);                                        \
-		tcase_set_timeout(tc, 60);                                     \
-		suite_add_tcase(s, tc);                                        \
-	} while (0)
+#define T(fn) ADD_FIXTURE_TEST(s, fn, setup, teardown)
 	T(roundtrip_leaves_no_handles);
 	T(unseal_lockout_flushes_everything);
 	T(unseal_wrong_size_refused);

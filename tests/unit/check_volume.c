@@ -302,15 +302,7 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("volume");
-	TCase *tc;
-#define T(fn)                                                                  \
-	do {                                                                   \
-		tc = tcase_create(#fn);                                        \
-		tcase_add_checked_fixture(tc, setup, teardown);                \
-		tcase_add_test(tc, fn);                                        \
-		tcase_set_timeout(tc, 60);                                     \
-		suite_add_tcase(s, tc);                                        \
-	} while (0)
+#define T(fn) ADD_FIXTURE_TEST(s, fn, setup, teardown)
 	T(roundtrip);
 	T(every_truncation_refused);
 	T(wrong_types_refused);

@@ -44,4 +44,14 @@ static inline int run_suite(Suite *s)
 		suite_add_tcase(suite, tc_);                                   \
 	} while (0)
 
+/* One TCase per behaviour, with a fixture (setup/teardown may be NULL). */
+#define ADD_FIXTURE_TEST(suite, fn, setup, teardown)                           \
+	do {                                                                   \
+		TCase *tc_ = tcase_create(#fn);                                \
+		tcase_add_checked_fixture(tc_, setup, teardown);               \
+		tcase_add_test(tc_, fn);                                       \
+		tcase_set_timeout(tc_, 60);                                    \
+		suite_add_tcase(suite, tc_);                                   \
+	} while (0)
+
 #endif
