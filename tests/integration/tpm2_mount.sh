@@ -30,6 +30,17 @@ for v in plainpcr pcr7 pcr027; do
 	atr_umount "$MNT"
 done
 
+# A persistent SRK instead of the re-created primary.
+tpm2_createprimary -Q -C o -g sha256 -G ecc256 -c "$WORK/srk.ctx"
+tpm2_evictcontrol -Q -C o -c "$WORK/srk.ctx" 0x81000001
+tpm2_flushcontext -t
+atr create --key-source tpm2 --tpm2-tcti "$TCTI" --tpm2-srk-handle 0x81000001 "$WORK/srk" >/dev/null
+atr info "$WORK/srk" | grep -q "tpm2 parent: *0x81000001" || fail "info lacks the SRK handle"
+atr_mount "$WORK/srk" "$MNT"; echo srk >"$MNT/f"; atr_umount "$MNT"
+atr_mount "$WORK/srk" "$MNT"; [ "$(cat "$MNT/f")" = srk ] || fail "SRK volume data"; atr_umount "$MNT"
+tpm2_evictcontrol -Q -C o -c 0x81000001
+refuse_mount 3 "no persistent SRK at handle 0x81000001" "$WORK/srk"
+
 # 2. The key is taken once: stop the TPM, the mounted volume keeps working.
 atr_mount "$WORK/pcr7" "$MNT"
 stop_swtpm tpm
