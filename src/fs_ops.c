@@ -226,6 +226,12 @@ static int plain_name(struct atr_fs *fs, struct fs_inode *dir,
 		if (n <= 0)
 			return -EIO;
 		enc[n] = '\0';
+		/* The .name file must be the one this entry was named after. */
+		if (names_long_entry(enc, path) || strcmp(path, entry)) {
+			log_warn("skipping entry %.64s: its .name file belongs "
+				 "to another name", entry);
+			return -EIO;
+		}
 		src = enc;
 	}
 	r = names_decrypt(fs->nctx, id, src, out);

@@ -57,5 +57,16 @@ expect_eio "$MNT/trunc" 3 1
 cmp "$MNT/good" "$WORK/good.expect" || fail "undamaged file changed"
 mountpoint -q "$MNT" || fail "daemon died"
 echo more >"$MNT/after" && [ "$(cat "$MNT/after")" = more ] || fail "daemon stopped serving"
+
+# A long name's .name file copied over another's: the entry it no longer
+# matches is hidden, never shown under the other's name.
+la=$(printf 'a%.0s' $(seq 200)) lb=$(printf 'b%.0s' $(seq 200))
+echo A >"$MNT/$la"; echo B >"$MNT/$lb"
 atr_umount "$MNT"
-echo "tampering detected: flip, swap, cross-file swap, truncation"
+read -r na nb <<<"$(ls "$VOL"/atrestfs.long.*.name | tr '\n' ' ')"
+chmod u+w "$nb"; cp "$na" "$nb"
+atr_mount "$VOL" "$MNT"
+[ "$(ls "$MNT" | grep -c '^[ab]\{200\}$')" = 1 ] || fail "a forged .name file shows two entries: $(ls "$MNT" | cut -c1-10)"
+[ "$(ls "$MNT" | sort | uniq -d)" = "" ] || fail "duplicate names listed"
+atr_umount "$MNT"
+echo "tampering detected: flip, swap, cross-file swap, truncation, forged long name"
