@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* libFuzzer target: KMS error bodies and AWS shared-file (INI) text. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws_creds.h"
+#include "kms_client.h"
+#include "log.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1), msg[800], v[256];
+
+	log_set_level(LOG_LVL_NONE);
+	memcpy(s, data, size);
+	s[size] = '\0';
+	kms_error(400, s, msg, sizeof(msg));
+	kms_error(503, s, msg, sizeof(msg));
+	aws_ini_get(s, "default", "aws_access_key_id", v, sizeof(v));
+	aws_ini_get(s, "profile x", "region", v, sizeof(v));
+	free(s);
+	return 0;
+}
