@@ -308,7 +308,8 @@ static int do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void atr_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct atr_fs *fs = userdata;
+
 	/* Large requests: one 1 MiB write is one backing pwrite. */
 	conn->max_write = 1024 * 1024;
 	conn->max_readahead = 1024 * 1024;
@@ -316,8 +317,11 @@ static void atr_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
-	/* writeback_cache stays off: see doc/daemon.md. */
-	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* The kernel merges small writes: 2x-2.5x on small writes, measured
+	 * (doc/daemon.md). It then owns sizes and O_APPEND offsets. */
+	fs->writeback = conn->capable & FUSE_CAP_WRITEBACK_CACHE;
+	if (fs->writeback)
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 }
 
 static void atr_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -750,7 +754,14 @@ static int open_backing(struct atr_fs *fs, struct fs_inode *inode, int flags,
 	fh = calloc(1, sizeof(*fh));
 	if (!fh)
 		return -ENOMEM;
-	fh->append = flags & O_APPEND;
+	/* With writeback caching the kernel places appends and may read pages
+	 * of a write-only file; without it, encrypted appends are ours. */
+	fh->append = (flags & O_APPEND) && !fs->writeback;
+	if (fs->writeback) {
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		flags &= ~O_APPEND;
+	}
 	if (fs->encrypted) {
 		/* Partial blocks need read-modify-write; appends are placed
 		 * by us, at the plaintext end; O_TRUNC is content_truncate. */

@@ -22,6 +22,7 @@ struct atr_fs {
 	struct fs_table *table;
 	double timeout; /* entry and attribute cache, seconds */
 	bool debug;
+	bool writeback; /* kernel writeback cache negotiated at init */
 };
 
 /** The operations table; the session's userdata is a struct atr_fs. */
