@@ -73,7 +73,7 @@ static int prepare_dir(const char *dir, bool *made)
 {
 	struct stat st;
 	char conf[4096];
-	int r;
+	int fd, r;
 
 	*made = false;
 	if (stat(dir, &st) != 0) {
@@ -101,23 +101,18 @@ static int prepare_dir(const char *dir, bool *made)
 				"volume\n", dir);
 		return EXIT_REFUSED;
 	}
-	r = rmdir(dir) == 0 ? 0 : errno;
-	if (r == 0) {
-		/* It was empty: recreate it with the owner's mode intact. */
-		if (mkdir(dir, st.st_mode & 07777) != 0 ||
-		    chown(dir, st.st_uid, st.st_gid) != 0) {
-			fprintf(stderr, "atrestfs: cannot recreate %s: %s\n",
-				dir, strerror(errno));
-			return EXIT_SYSTEM;
-		}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r = fd < 0 ? -errno : mountpoint_dir_empty(fd);
+	if (fd >= 0)
+		close(fd);
+	if (r == 1)
 		return 0;
-	}
-	if (r == ENOTEMPTY || r == EEXIST) {
+	if (r == 0) {
 		fprintf(stderr, "atrestfs: refused: %s is not empty: an "
 				"existing directory is never adopted\n", dir);
 		return EXIT_REFUSED;
 	}
-	fprintf(stderr, "atrestfs: %s: %s\n", dir, strerror(r));
+	fprintf(stderr, "atrestfs: %s: %s\n", dir, strerror(-r));
 	return EXIT_SYSTEM;
 }
 

@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
-static int dir_is_empty(int fd)
+int mountpoint_dir_empty(int fd)
 {
 	int dfd = dup(fd);
 	struct dirent *d;
@@ -79,7 +79,7 @@ int cmd_guard_mountpoint(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	if (!release && dir_is_empty(fd) != 1) {
+	if (!release && mountpoint_dir_empty(fd) != 1) {
 		fprintf(stderr, "atrestfs: refused: %s is not empty: a mount "
 				"point that holds data would hide it\n", dir);
 		rc = 2;

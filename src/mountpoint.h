@@ -10,4 +10,10 @@
 /** Run `atrestfs guard-mountpoint [--release] DIR`; returns the exit code. */
 int cmd_guard_mountpoint(int argc, char **argv);
 
+/**
+ * Whether the directory open at @p fd has no entries but "." and "..".
+ * @return 1 empty, 0 not empty, or a negative errno.
+ */
+int mountpoint_dir_empty(int fd);
+
 #endif
