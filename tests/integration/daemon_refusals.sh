@@ -26,22 +26,20 @@ mv "$WORK/key.away" "$WORK/key"
 
 # Tampered config: change a field (MAC mismatch), unknown field, newer format.
 cp -a "$WORK/enc" "$WORK/enc.orig"
-conf=$WORK/enc/atrestfs.conf
-edit_conf() { chmod u+w "$conf"; python3 -c "$1" "$conf"; chmod 0400 "$conf"; }
-edit_conf 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["created"]="2001-01-01T00:00:00Z"; open(p,"w").write(json.dumps(c))'
+edit_config "$WORK/enc" 'c["created"]="2001-01-01T00:00:00Z"'
 refuse_mount 4 "MAC|tampered" "$WORK/enc"
 rm -rf "$WORK/enc"; cp -a "$WORK/enc.orig" "$WORK/enc"
-edit_conf 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["extra"]=1; open(p,"w").write(json.dumps(c))'
+edit_config "$WORK/enc" 'c["extra"]=1'
 refuse_mount 4 "unknown|extra" "$WORK/enc"
 rm -rf "$WORK/enc"; cp -a "$WORK/enc.orig" "$WORK/enc"
-edit_conf 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["format"]=2; open(p,"w").write(json.dumps(c))'
+edit_config "$WORK/enc" 'c["format"]=2'
 refuse_mount 4 "format" "$WORK/enc"
 rm -rf "$WORK/enc"; cp -a "$WORK/enc.orig" "$WORK/enc"
-edit_conf 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["encryption"]=False; open(p,"w").write(json.dumps(c))'
+edit_config "$WORK/enc" 'c["encryption"]=False'
 refuse_mount 4 "unknown|not allowed|plain" "$WORK/enc" -o encryption=off
 # Rewritten as a well-formed plain config: the directory ID file still says
 # the volume holds encrypted data, so it is never served as pass-through.
-edit_conf 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); json.dump({k: c[k] for k in ("format","uuid","created")} | {"encryption": False}, open(p,"w"))'
+edit_config "$WORK/enc" 'c={k: c[k] for k in ("format","uuid","created")} | {"encryption": False}'
 refuse_mount 4 "encrypted" "$WORK/enc" -o encryption=off
 rm -rf "$WORK/enc"; cp -a "$WORK/enc.orig" "$WORK/enc"
 

@@ -10,7 +10,6 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$(dirname "$0")/../lib/moto.sh"
 start_moto
 MNT=$WORK/mnt VOL=$WORK/vol; mkdir -p "$MNT"
-conf=$VOL/atrestfs.conf
 
 roundtrip() {   # mount, append a line, unmount, remount, check all lines
 	atr_mount "$VOL" "$MNT"
@@ -69,11 +68,10 @@ export AWS_ACCESS_KEY_ID=$U_AKID AWS_SECRET_ACCESS_KEY=$U_SECRET
 
 # Config edits: another encryption context, a changed CiphertextBlob.
 cp -a "$VOL" "$WORK/vol.orig"
-edit() { chmod u+w "$conf"; python3 -c "$1" "$conf"; chmod 0400 "$conf"; }
-edit 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["key_source"]["encryption_context"]["atrestfs:volume"]="00000000-0000-4000-8000-000000000000"; open(p,"w").write(json.dumps(c))'
+edit_config "$VOL" 'c["key_source"]["encryption_context"]["atrestfs:volume"]="00000000-0000-4000-8000-000000000000"'
 refuse_mount 3 "InvalidCiphertext" "$VOL"
 rm -rf "$VOL"; cp -a "$WORK/vol.orig" "$VOL"
-edit 'import json,sys,base64; p=sys.argv[1]; c=json.load(open(p)); b=bytearray(base64.b64decode(c["key_source"]["ciphertext_blob"])); b[-5]^=1; c["key_source"]["ciphertext_blob"]=base64.b64encode(bytes(b)).decode(); open(p,"w").write(json.dumps(c))'
+edit_config "$VOL" 'b=bytearray(base64.b64decode(c["key_source"]["ciphertext_blob"])); b[-5]^=1; c["key_source"]["ciphertext_blob"]=base64.b64encode(bytes(b)).decode()'
 refuse_mount 3 "InvalidCiphertext" "$VOL"
 rm -rf "$VOL"; cp -a "$WORK/vol.orig" "$VOL"
 

@@ -152,3 +152,12 @@ refuse_mount() {
 		fail "mount $vol $* changed the volume"
 	echo "refused as expected: $(grep -E "$pat" <<<"$out" | head -1)"
 }
+
+# edit_config VOLUME 'PYTHON': run PYTHON on the config loaded as dict `c`
+# (json and base64 imported) and write it back, as an attacker would.
+edit_config() {
+	local conf=$1/atrestfs.conf
+	chmod u+w "$conf"
+	python3 -c "import json,sys,base64; p=sys.argv[1]; c=json.load(open(p)); $2; open(p,'w').write(json.dumps(c))" "$conf"
+	chmod 0400 "$conf"
+}
