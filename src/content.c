@@ -326,8 +326,11 @@ ssize_t content_read(struct content_file *f, int fd, void *buf, size_t size,
 	uint64_t b0, b1;
 	size_t clen, done = 0;
 	uint8_t *c, plain[CONTENT_BLOCK];
+	bool used_plain = false;
 	ssize_t n;
 
+	if (psize < 0 && f->csize < CONTENT_HEADER_LEN)
+		return -EIO;
 	if (psize < 0) {
 		/* Cut short: serve the whole blocks, the rest fails below. */
 		psize = (f->csize - CONTENT_HEADER_LEN) / CONTENT_CBLOCK *
@@ -365,16 +368,21 @@ ssize_t content_read(struct content_file *f, int fd, void *buf, size_t size,
 		/* Whole blocks decrypt straight into the caller's buffer. */
 		uint8_t *dst = whole ? (uint8_t *)buf + done : plain;
 
+		used_plain |= !whole;
 		n = open_block(f, b, c + boff, blen, dst);
+		if (n >= 0 && (size_t)n < to)
+			n = -EIO; /* a short block in the middle */
 		if (n < 0)
-			return n;
-		if ((size_t)n < to)
-			return -EIO; /* a short block in the middle */
+			goto out;
 		if (!whole)
 			memcpy((uint8_t *)buf + done, plain + from, to - from);
 		done += to - from;
 	}
-	return (ssize_t)done;
+	n = (ssize_t)done;
+out:
+	if (used_plain)
+		secmem_wipe(plain, sizeof(plain));
+	return n;
 }
 
 ssize_t content_write(struct content_file *f, int fd, const void *buf,
@@ -392,6 +400,8 @@ ssize_t content_write(struct content_file *f, int fd, const void *buf,
 		return -EINVAL;
 	if (size == 0)
 		return 0;
+	if (off > CONTENT_MAX_SIZE || (off_t)size > CONTENT_MAX_SIZE - off)
+		return -EFBIG;
 	psize = content_plain_size(f->csize);
 	if (psize < 0)
 		return -EIO;
@@ -486,6 +496,8 @@ int content_truncate(struct content_file *f, int fd, off_t size)
 
 	if (size < 0)
 		return -EINVAL;
+	if (size > CONTENT_MAX_SIZE)
+		return -EFBIG;
 	if (psize < 0)
 		psize = 0; /* a damaged tail is cut away or rewritten */
 	if (size == 0) {
@@ -531,6 +543,8 @@ off_t content_seek(struct content_file *f, int fd, off_t off, int whence)
 	off_t psize = content_plain_size(f->csize), r;
 	uint64_t b;
 
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
 	if (psize < 0)
 		return -EIO;
 	if (off < 0)

@@ -32,6 +32,10 @@
 #define CONTENT_HEADER_LEN (2 + CONTENT_FILE_ID_LEN)
 #define CONTENT_OVERHEAD 32 /* nonce + tag per block */
 #define CONTENT_CBLOCK (CONTENT_BLOCK + CONTENT_OVERHEAD)
+/* Largest plaintext size whose backing size still fits in an off_t. */
+#define CONTENT_MAX_SIZE                                                       \
+	((off_t)((INT64_MAX - CONTENT_HEADER_LEN) / CONTENT_CBLOCK) *          \
+	 CONTENT_BLOCK)
 
 /** Volume-wide content state: the content subkey. Opaque. */
 struct content_ctx;
@@ -76,17 +80,19 @@ ssize_t content_read(struct content_file *f, int fd, void *buf, size_t size,
  * Write @p size bytes at @p off: partial first/last blocks are read,
  * modified and re-encrypted; a gap past the old end is left as holes (and
  * the old last block padded to full size first). Writes the header first if
- * the file had none. @return @p size or a negative errno.
+ * the file had none. @return @p size or a negative errno (-EFBIG past
+ * CONTENT_MAX_SIZE).
  */
 ssize_t content_write(struct content_file *f, int fd, const void *buf,
 		      size_t size, off_t off);
 
-/** Set the plaintext size to @p size (shrink or grow). */
+/** Set the plaintext size to @p size (shrink or grow; -EFBIG past the max). */
 int content_truncate(struct content_file *f, int fd, off_t size);
 
 /**
  * Translate SEEK_DATA/SEEK_HOLE on the plaintext to the backing file.
- * @return the plaintext offset or a negative errno (-ENXIO past the end).
+ * @return the plaintext offset or a negative errno (-ENXIO past the end,
+ * -EINVAL for any other @p whence).
  */
 off_t content_seek(struct content_file *f, int fd, off_t off, int whence);
 

@@ -7,12 +7,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
 #include "content.h"
+#include "crypto.h"
 #include "log.h"
 
 #define H CONTENT_HEADER_LEN
@@ -384,6 +387,255 @@ START_TEST(seek_data_and_hole)
 }
 END_TEST
 
+/*
+ * On-disk layout pinned by an independent implementation (Python
+ * "cryptography": HKDF-SHA256 and AES-GCM with a 16-byte nonce) under the
+ * fixture's content key 0x42 * 32, file ID a0..af:
+ * A = header || block 0 ("atrestfs block 0", nonce 10..1f);
+ * B = block 1 ("block one!", nonce 20..2f), stored after a hole block 0.
+ */
+#define KAT_HDR "0001a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+#define KAT_A KAT_HDR "101112131415161718191a1b1c1d1e1f0a6fb65310f21a030b9bc489" \
+	"ac5c0d782ed4d81fb4ed8d5ebdd87fc61d9f6c89"
+#define KAT_B "202122232425262728292a2b2c2d2e2fb4da113ae75748503108275112917ee2" \
+	"b82b8b5766a3a78036f1"
+
+START_TEST(known_answer_layout)
+{
+	size_t la, lb, lh;
+	uint8_t *a = hex(KAT_A, &la), *b = hex(KAT_B, &lb), *h = hex(KAT_HDR, &lh);
+	uint8_t r[4200], z[CB] = { 0 };
+	struct content_file *f;
+
+	ck_assert_int_eq(la, H + 16 + 32);
+	ck_assert_int_eq(pwrite(fd, a, la, 0), (ssize_t)la);
+	f = open_cf();
+	ck_assert_int_eq(content_size(f), 16);
+	ck_assert_int_eq(content_read(f, fd, r, sizeof(r), 0), 16);
+	ck_assert(!memcmp(r, "atrestfs block 0", 16));
+	content_file_free(f);
+
+	/* Block number 1 in the associated data; block 0 a hole. */
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	ck_assert_int_eq(pwrite(fd, h, lh, 0), (ssize_t)lh);
+	ck_assert_int_eq(pwrite(fd, z, CB, H), CB);
+	ck_assert_int_eq(pwrite(fd, b, lb, H + CB), (ssize_t)lb);
+	f = open_cf();
+	ck_assert_int_eq(content_size(f), 4096 + 10);
+	ck_assert_int_eq(content_read(f, fd, r, sizeof(r), 0), 4096 + 10);
+	for (int i = 0; i < 4096; i++)
+		ck_assert_int_eq(r[i], 0);
+	ck_assert(!memcmp(r + 4096, "block one!", 10));
+	content_file_free(f);
+
+	/* The same block at index 0 must not open. */
+	ck_assert_int_eq(pwrite(fd, b, lb, H), (ssize_t)lb);
+	ck_assert_int_eq(ftruncate(fd, H + lb), 0);
+	f = open_cf();
+	ck_assert_int_eq(content_read(f, fd, r, sizeof(r), 0), -EIO);
+	content_file_free(f);
+	free(a);
+	free(b);
+	free(h);
+}
+END_TEST
+
+/* What content_write stores opens by hand with the documented layout. */
+START_TEST(written_layout_opens_by_hand)
+{
+	uint8_t w[5000], key[32], ck[32], id[16], aad[24], c[CB], p[4096];
+	struct content_file *f = open_cf();
+	struct stat st;
+
+	fill(w, sizeof(w), 21);
+	ck_assert_int_eq(content_write(f, fd, w, sizeof(w), 0), (ssize_t)sizeof(w));
+	content_file_free(f);
+	fstat(fd, &st);
+	ck_assert_int_eq(st.st_size, H + CB + (5000 - 4096) + 32);
+	ck_assert_int_eq(pread(fd, c, 2, 0), 2);
+	ck_assert_int_eq(c[0], 0);
+	ck_assert_int_eq(c[1], 1);
+	file_id(id);
+	memset(ck, 0x42, sizeof(ck));
+	ck_assert_int_eq(crypto_hkdf(ck, 32, id, 16, (const uint8_t *)"atrestfs file",
+				     13, key, 32), 0);
+	for (uint64_t blk = 0; blk < 2; blk++) {
+		size_t plen = blk ? 5000 - 4096 : 4096;
+
+		memcpy(aad, id, 16);
+		for (int i = 0; i < 8; i++)
+			aad[16 + i] = (uint8_t)(blk >> (56 - 8 * i));
+		ck_assert_int_eq(pread(fd, c, plen + 32, H + (off_t)blk * CB),
+				 (ssize_t)(plen + 32));
+		ck_assert_int_eq(crypto_gcm_open(key, c, 16, aad, 24, c + 16, plen, p,
+						 c + 16 + plen), 0);
+		ck_assert(!memcmp(p, w + blk * 4096, plen));
+	}
+}
+END_TEST
+
+START_TEST(truncate_grow_stays_sparse)
+{
+	uint8_t a[10] = "abcdefghij", r[4096];
+	struct content_file *f = open_cf();
+	off_t big = 64 << 20;
+	struct stat st;
+
+	ck_assert_int_eq(content_write(f, fd, a, 10, 0), 10);
+	ck_assert_int_eq(content_truncate(f, fd, big + 3), 0);
+	ck_assert_int_eq(content_size(f), big + 3);
+	fstat(fd, &st);
+	ck_assert_int_eq(st.st_size, content_cipher_size(big + 3));
+	ck_assert_msg(st.st_blocks * 512 < 1 << 20, "grown file not sparse");
+	ck_assert_int_eq(content_read(f, fd, r, 4096, 0), 4096);
+	ck_assert(!memcmp(r, a, 10));
+	for (int i = 10; i < 4096; i++)
+		ck_assert_int_eq(r[i], 0);
+	/* The new partial last block is a hole too: zeros, 3 bytes. */
+	ck_assert_int_eq(content_read(f, fd, r, 4096, big), 3);
+	ck_assert(!r[0] && !r[1] && !r[2]);
+	content_file_free(f);
+	f = open_cf();
+	ck_assert_int_eq(content_size(f), big + 3);
+	content_file_free(f);
+}
+END_TEST
+
+START_TEST(limits_and_bad_whence)
+{
+	uint8_t a[10] = { 0 };
+	struct content_file *f = open_cf();
+
+	ck_assert_int_eq(content_write(f, fd, a, 10, 0), 10);
+	ck_assert_int_eq(content_seek(f, fd, 0, SEEK_SET), -EINVAL);
+	ck_assert_int_eq(content_seek(f, fd, 0, SEEK_END), -EINVAL);
+	ck_assert_int_eq(content_seek(f, fd, -1, SEEK_DATA), -EINVAL);
+	ck_assert_int_eq(content_seek(f, fd, 10, SEEK_DATA), -ENXIO);
+	ck_assert_int_eq(content_write(f, fd, a, 10, CONTENT_MAX_SIZE - 5), -EFBIG);
+	ck_assert_int_eq(content_write(f, fd, a, 10, INT64_MAX - 3), -EFBIG);
+	ck_assert_int_eq(content_write(f, fd, a, 10, -1), -EINVAL);
+	ck_assert_int_eq(content_truncate(f, fd, CONTENT_MAX_SIZE + 1), -EFBIG);
+	ck_assert_int_eq(content_truncate(f, fd, -1), -EINVAL);
+	ck_assert_int_eq(content_read(f, fd, a, 10, -1), -EINVAL);
+	ck_assert_int_le(content_cipher_size(CONTENT_MAX_SIZE), INT64_MAX);
+	ck_assert_int_gt(content_cipher_size(CONTENT_MAX_SIZE), 0);
+	ck_assert_int_eq(content_size(f), 10); /* nothing changed */
+	content_file_free(f);
+}
+END_TEST
+
+START_TEST(tamper_header_cut_short)
+{
+	struct content_file *f = open_cf();
+	uint8_t a[10] = { 1 };
+
+	ck_assert_int_eq(content_write(f, fd, a, 10, 0), 10);
+	content_file_free(f);
+	ck_assert_int_eq(ftruncate(fd, H - 1), 0);
+	ck_assert_int_eq(content_file_open(ctx, fd, &f), -EIO);
+	ck_assert_int_eq(ftruncate(fd, H), 0); /* header only: no block */
+	ck_assert_int_eq(content_file_open(ctx, fd, &f), 0);
+	ck_assert_int_eq(content_size(f), 0);
+	content_file_free(f);
+}
+END_TEST
+
+/* Nothing of a block that fails authentication reaches the caller. */
+START_TEST(tamper_leaks_no_plaintext)
+{
+	uint8_t w[3 * 4096], r[3 * 4096];
+	struct content_file *f = open_cf();
+	int same = 0;
+
+	fill(w, sizeof(w), 22);
+	ck_assert_int_eq(content_write(f, fd, w, sizeof(w), 0), (ssize_t)sizeof(w));
+	flip(H + CB + 2000);
+	memset(r, 0xaa, sizeof(r));
+	ck_assert_int_eq(content_read(f, fd, r, sizeof(r), 0), -EIO);
+	for (int i = 4096; i < 2 * 4096; i++)
+		same += r[i] == w[i];
+	ck_assert_msg(same < 200, "%d bytes of the forged block reached the buffer", same);
+	memset(r, 0xaa, sizeof(r));
+	ck_assert_int_eq(content_read(f, fd, r, 100, 4096 + 10), -EIO);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(r[i], 0xaa);
+	content_file_free(f);
+}
+END_TEST
+
+/*
+ * The caller's locking contract (shared for reads, exclusive for writes):
+ * readers on several threads, each with its own per-thread buffer, always
+ * see whole blocks of one generation while a writer rewrites them.
+ */
+enum { CONC_BLOCKS = 64, CONC_GENS = 60 };
+static pthread_rwlock_t conc_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct content_file *conc_f;
+static volatile int conc_done;
+
+static void *conc_reader(void *arg)
+{
+	uint8_t *r = malloc(CONC_BLOCKS * 4096);
+	long bad = 0, reads = 0;
+
+	(void)arg;
+	while (!conc_done || reads == 0) {
+		off_t off = (random() % CONC_BLOCKS) * 4096 + random() % 100;
+		size_t len = 1 + (size_t)(random() % (CONC_BLOCKS * 4096 - off));
+		ssize_t n;
+
+		pthread_rwlock_rdlock(&conc_lock);
+		n = content_read(conc_f, fd, r, len, off);
+		pthread_rwlock_unlock(&conc_lock);
+		reads++;
+		if (n != (ssize_t)len) {
+			bad++;
+			continue;
+		}
+		/* Each block holds one byte value: its generation. */
+		for (size_t i = 1; i < len; i++)
+			if ((off + (off_t)i) % 4096 && r[i] != r[i - 1])
+				bad++;
+	}
+	free(r);
+	return (void *)bad;
+}
+
+START_TEST(concurrent_readers_and_writer)
+{
+	uint8_t *w = malloc(CONC_BLOCKS * 4096);
+	pthread_t t[4];
+
+	conc_f = open_cf();
+	conc_done = 0;
+	memset(w, 0, CONC_BLOCKS * 4096);
+	ck_assert_int_eq(content_write(conc_f, fd, w, CONC_BLOCKS * 4096, 0),
+			 CONC_BLOCKS * 4096);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, conc_reader, NULL), 0);
+	for (int g = 1; g <= CONC_GENS; g++) {
+		int b = g % CONC_BLOCKS, nb = 1 + g % 7;
+
+		if (b + nb > CONC_BLOCKS)
+			nb = CONC_BLOCKS - b;
+		memset(w, g, (size_t)nb * 4096);
+		pthread_rwlock_wrlock(&conc_lock);
+		ck_assert_int_eq(content_write(conc_f, fd, w, (size_t)nb * 4096,
+					       (off_t)b * 4096), nb * 4096);
+		pthread_rwlock_unlock(&conc_lock);
+	}
+	conc_done = 1;
+	for (int i = 0; i < 4; i++) {
+		void *bad;
+
+		pthread_join(t[i], &bad);
+		ck_assert_int_eq((long)bad, 0);
+	}
+	content_file_free(conc_f);
+	free(w);
+}
+END_TEST
+
 START_TEST(blob_seal_open_and_tamper)
 {
 	uint8_t out[64 + CONTENT_OVERHEAD], back[64];
@@ -425,5 +677,12 @@ int main(void)
 	T(zeroed_block_reads_as_hole);
 	T(seek_data_and_hole);
 	T(blob_seal_open_and_tamper);
+	T(known_answer_layout);
+	T(written_layout_opens_by_hand);
+	T(truncate_grow_stays_sparse);
+	T(limits_and_bad_whence);
+	T(tamper_header_cut_short);
+	T(tamper_leaks_no_plaintext);
+	T(concurrent_readers_and_writer);
 	return run_suite(s);
 }
