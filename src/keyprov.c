@@ -8,6 +8,7 @@
 #include "keyprov.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -46,4 +47,56 @@ int keyprov_parse_spec(const char *spec, const struct keyprov **kp,
 	if (*arg && !**arg)
 		*arg = NULL;
 	return 0;
+}
+
+static int unavailable(const struct keyprov *kp, const char *what)
+{
+	log_err("key source %s is not available in this build (it cannot %s)",
+		kp->name, what);
+	return -ENOTSUP;
+}
+
+int keyprov_enroll(const struct keyprov *kp, const char *arg,
+		   const struct kp_options *opt, const char *volume_uuid,
+		   uint8_t *key, json_t **params)
+{
+	static const struct kp_options none;
+
+	if (!kp->enroll)
+		return unavailable(kp, "create volumes");
+	return kp->enroll(arg, opt ? opt : &none, volume_uuid, key, params);
+}
+
+int keyprov_unlock(const struct keyprov *kp, const json_t *params,
+		   const char *arg, const char *volume_uuid, uint8_t *key)
+{
+	if (!kp->unlock)
+		return unavailable(kp, "unlock volumes");
+	return kp->unlock(params, arg, volume_uuid, key);
+}
+
+int keyprov_validate(const struct keyprov *kp, const json_t *params)
+{
+	if (!kp->validate)
+		return unavailable(kp, "check its part of the volume config");
+	return kp->validate(params);
+}
+
+void keyprov_describe(const struct keyprov *kp, const json_t *params,
+		      FILE *out)
+{
+	if (kp->describe)
+		kp->describe(params, out);
+	else
+		fprintf(out, "details:         not shown (key source %s is "
+			     "not available in this build)\n", kp->name);
+}
+
+void keyprov_audit_id(const struct keyprov *kp, const json_t *params,
+		      char *buf, size_t n)
+{
+	if (kp->audit_id)
+		kp->audit_id(params, buf, n);
+	else if (n)
+		snprintf(buf, n, "%s", kp->name);
 }

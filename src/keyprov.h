@@ -64,4 +64,23 @@ const struct keyprov *keyprov_find(const char *name);
 int keyprov_parse_spec(const char *spec, const struct keyprov **kp,
 		       const char **arg, char *name_buf, size_t name_len);
 
+/*
+ * Calls through the registry. A source whose function is NULL is known by
+ * name (its volumes are recognised) but not built in: these log "key source
+ * NAME is not available in this build" and return -ENOTSUP instead of
+ * crashing. Otherwise they return what the source returns.
+ */
+int keyprov_enroll(const struct keyprov *kp, const char *arg,
+		   const struct kp_options *opt, const char *volume_uuid,
+		   uint8_t *key, json_t **params);
+int keyprov_unlock(const struct keyprov *kp, const json_t *params,
+		   const char *arg, const char *volume_uuid, uint8_t *key);
+int keyprov_validate(const struct keyprov *kp, const json_t *params);
+/** describe, or a line saying the source's details cannot be shown. */
+void keyprov_describe(const struct keyprov *kp, const json_t *params,
+		      FILE *out);
+/** audit_id, or just the source's name. */
+void keyprov_audit_id(const struct keyprov *kp, const json_t *params,
+		      char *buf, size_t n);
+
 #endif

@@ -78,7 +78,8 @@ static int read_keyfile(const char *path, uint8_t *fkey)
 	ssize_t n;
 	int fd, r = 0;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* Non-blocking: a FIFO planted at the path must not hang us. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ELOOP)

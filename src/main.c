@@ -127,15 +127,9 @@ static int create_encrypted(const char *dir, struct volume_config *cfg,
 
 	if (!vkey)
 		return EXIT_SYSTEM;
-	if (!kp->enroll) {
-		fprintf(stderr, "atrestfs: key source %s is not available in "
-				"this build\n", kp->name);
-		rc = EXIT_KEY;
-		goto out;
-	}
 	/* 1. The key source makes (or has made) the key and wraps it. */
 	snprintf(cfg->key_source, sizeof(cfg->key_source), "%s", kp->name);
-	r = kp->enroll(arg, opt, cfg->uuid, vkey, &cfg->key_params);
+	r = keyprov_enroll(kp, arg, opt, cfg->uuid, vkey, &cfg->key_params);
 	if (r) {
 		rc = EXIT_KEY;
 		goto out;
@@ -269,8 +263,11 @@ static int cmd_info(int argc, char **argv)
 	}
 	r = volume_config_load(argv[1], &cfg);
 	if (r == -ENOENT) {
-		fprintf(stderr, "atrestfs: %s: %s\n", argv[1],
-			volume_verdict_message(VOLUME_NOT_A_VOLUME));
+		char why[4096 + 256];
+
+		fprintf(stderr, "atrestfs: %s\n",
+			volume_verdict_explain(VOLUME_NOT_A_VOLUME, argv[1],
+					       NULL, NULL, why, sizeof(why)));
 		return EXIT_REFUSED;
 	}
 	if (r) {
@@ -289,8 +286,8 @@ static int cmd_info(int argc, char **argv)
 		printf("names:           %s\n", VOLUME_NAME_SCHEME);
 		printf("key source:      %s\n", cfg->key_source);
 		kp = keyprov_find(cfg->key_source);
-		if (kp && kp->describe)
-			kp->describe(cfg->key_params, stdout);
+		if (kp)
+			keyprov_describe(kp, cfg->key_params, stdout);
 		printf("config mac:      HMAC-SHA256 (checked at mount)\n");
 	}
 	volume_config_free(cfg);

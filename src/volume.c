@@ -68,6 +68,9 @@ static int uuid_parse(const char *s, uint8_t out[16])
 			out[n / 2] |= (uint8_t)v;
 		n++;
 	}
+	/* We only ever write random (version 4, RFC 4122 variant) UUIDs. */
+	if ((out[6] & 0xf0) != 0x40 || (out[8] & 0xc0) != 0x80)
+		return -EINVAL;
 	return 0;
 }
 
@@ -80,17 +83,36 @@ static void uuid_format(const uint8_t b[16], char out[37])
 		 b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-/* RFC 3339 UTC with a 'Z', seconds precision: the only form we write. */
+/*
+ * RFC 3339 UTC with a 'Z', seconds precision: the only form we write. Every
+ * digit is checked by position (strptime alone skips spaces and accepts
+ * short fields), and the date must exist (no February 31st).
+ */
 static int time_valid(const char *s)
 {
-	struct tm tm;
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	struct tm tm, back;
 	const char *end;
+	time_t t;
 
-	if (strlen(s) != 20)
+	if (strlen(s) != sizeof(shape) - 1)
 		return 0;
+	for (size_t i = 0; shape[i]; i++) {
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9')
+				    : s[i] != shape[i])
+			return 0;
+	}
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return end && *end == '\0';
+	if (!end || *end != '\0')
+		return 0;
+	back = tm;
+	t = timegm(&back);
+	if (t == (time_t)-1 || !gmtime_r(&t, &back))
+		return 0;
+	return back.tm_year == tm.tm_year && back.tm_mon == tm.tm_mon &&
+	       back.tm_mday == tm.tm_mday && back.tm_hour == tm.tm_hour &&
+	       back.tm_min == tm.tm_min && back.tm_sec == tm.tm_sec;
 }
 
 int volume_config_new(bool encrypted, struct volume_config **out)
@@ -220,7 +242,7 @@ static int parse_root(json_t *root, struct volume_config *cfg)
 	if (r)
 		return r;
 	if (uuid_parse(cfg->uuid, cfg->uuid_bin))
-		return bad("field \"uuid\" is not a lower-case UUID");
+		return bad("field \"uuid\" is not a lower-case version 4 UUID");
 	r = get_string(root, "created", cfg->created, sizeof(cfg->created));
 	if (r)
 		return r;
@@ -261,11 +283,10 @@ static int parse_root(json_t *root, struct volume_config *cfg)
 	if (!cfg->key_params)
 		return -ENOMEM;
 	json_object_del(cfg->key_params, "type");
-	if (keyprov_find(cfg->key_source)->validate) {
-		r = keyprov_find(cfg->key_source)->validate(cfg->key_params);
-		if (r)
-			return r;
-	}
+	/* A source not built in cannot vouch for its fields: refused. */
+	r = keyprov_validate(keyprov_find(cfg->key_source), cfg->key_params);
+	if (r)
+		return -EINVAL;
 
 	/* 6. The MAC: present and well-formed (checked later, with the key). */
 	r = get_string(root, "mac", mac_b64, sizeof(mac_b64));
@@ -557,16 +578,58 @@ const char *volume_verdict_message(enum volume_verdict v)
 		       "never adopted";
 	case VOLUME_ENCRYPTED_BUT_OFF:
 		return "the volume is encrypted but the mount says "
-		       "encryption=off: that would write plaintext into an "
-		       "encrypted volume";
+		       "encryption=off (that would write plaintext into an "
+		       "encrypted volume)";
 	case VOLUME_PLAIN_BUT_EXPECTED:
 		return "the volume is a plain volume created without "
-		       "encryption, and encryption cannot be enabled after "
-		       "creation: create a new volume (or mount with "
+		       "encryption; encryption cannot be enabled after "
+		       "creation: create a new volume (or mount it with "
 		       "-o encryption=off)";
 	case VOLUME_KEY_SOURCE_MISMATCH:
 		return "the mount names another key source than the volume "
 		       "was created with; the key source is fixed at creation";
 	}
 	return "refused";
+}
+
+const char *volume_verdict_explain(enum volume_verdict v, const char *voldir,
+				   const struct volume_config *cfg,
+				   const struct volume_expect *exp, char *buf,
+				   size_t n)
+{
+	const char *named = exp && exp->key_source ? exp->key_source : "?";
+	const char *made = cfg ? cfg->key_source : "?";
+
+	if (!n)
+		return buf;
+	switch (v) {
+	case VOLUME_OK:
+		snprintf(buf, n, "%s: ok", voldir);
+		break;
+	case VOLUME_NOT_A_VOLUME:
+		snprintf(buf, n, "refused: %s is not an atrestfs volume (no "
+			 "atrestfs.conf): run 'atrestfs create' first; an "
+			 "existing directory is never adopted", voldir);
+		break;
+	case VOLUME_ENCRYPTED_BUT_OFF:
+		snprintf(buf, n, "refused: %s is encrypted but the mount says "
+			 "encryption=off (that would write plaintext into an "
+			 "encrypted volume)", voldir);
+		break;
+	case VOLUME_PLAIN_BUT_EXPECTED:
+		snprintf(buf, n, "refused: %s is a plain volume created "
+			 "without encryption; encryption cannot be enabled "
+			 "after creation: create a new volume (or mount it "
+			 "with -o encryption=off)", voldir);
+		break;
+	case VOLUME_KEY_SOURCE_MISMATCH:
+		snprintf(buf, n, "refused: key source '%.32s' named by the "
+			 "mount, but %s was created with '%s'; the key source "
+			 "is fixed at creation", named, voldir, made);
+		break;
+	default:
+		snprintf(buf, n, "refused: %s", voldir);
+		break;
+	}
+	return buf;
 }

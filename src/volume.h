@@ -109,4 +109,19 @@ enum volume_verdict volume_check_mount(const struct volume_config *cfg,
 /** The user-facing reason for a verdict (never NULL). */
 const char *volume_verdict_message(enum volume_verdict v);
 
+/**
+ * The whole refusal sentence for a verdict, naming the volume directory
+ * and, for a key-source mismatch, both key sources, e.g.
+ * "refused: key source 'kms' named by the mount, but /v was created with
+ * 'keyfile'; the key source is fixed at creation".
+ * @param voldir the volume directory as the user named it
+ * @param cfg the loaded config or NULL (as given to volume_check_mount())
+ * @param exp what the mount expects (may be NULL)
+ * @return @p buf, always NUL-terminated (truncated if @p n is too small)
+ */
+const char *volume_verdict_explain(enum volume_verdict v, const char *voldir,
+				   const struct volume_config *cfg,
+				   const struct volume_expect *exp, char *buf,
+				   size_t n);
+
 #endif
