@@ -30,8 +30,22 @@
 #define DEFAULT_TCTI "device:/dev/tpmrm0"
 #define TCTI_MAX 256
 #define BLOB_MAX 1024
+#define NAME_LEN 34 /* TPM2_ALG_SHA256 + a SHA-256 digest */
 
-/* One open TPM connection and the handles this file made on it. */
+static void pcr_text(uint32_t mask, char *buf, size_t n)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < 24 && o + 4 < n; i++)
+		if (mask & (1u << i))
+			o += (size_t)snprintf(buf + o, n - o, "%s%d", o ? "," : "", i);
+	if (!o)
+		snprintf(buf, n, "none");
+}
+
+/* One open TPM connection, the handles this file made on it, and what the
+ * error translator needs to name the cause. */
 struct tpm {
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
@@ -39,20 +53,119 @@ struct tpm {
 	bool primary_persistent;
 	ESYS_TR object;
 	ESYS_TR session;
+	const char *tcti_conf;
+	uint32_t srk;     /* persistent SRK handle, 0 for the re-created primary */
+	uint32_t pcrs;    /* PCR mask of the policy, 0 for none */
 };
 
-/* One translator for the TSS error space: message, code, errno. */
-static int tss_err(const char *what, TSS2_RC rc)
+/* The TPM's own code with the layer taken off (a resource manager may add
+ * its layer to codes it passes through), or 0 when it is not the TPM's. */
+static TSS2_RC tpm_code(TSS2_RC rc)
 {
-	log_err("TPM: %s failed: 0x%08x %s", what, rc, Tss2_RC_Decode(rc));
-	return -EIO;
+	TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
+
+	if (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER)
+		return 0;
+	return rc & ~TSS2_RC_LAYER_MASK;
 }
 
-/* A TPM format-1 response code of the given kind, whatever its position. */
+/* A format-1 TPM code of the given kind, whatever handle/session/parameter
+ * number it carries. */
 static bool rc_is(TSS2_RC rc, TPM2_RC kind)
 {
-	return (rc & TSS2_RC_LAYER_MASK) == 0 && (rc & TPM2_RC_FMT1) &&
-	       (rc & 0x3f) == (kind & 0x3f);
+	TSS2_RC c = tpm_code(rc);
+
+	return (c & TPM2_RC_FMT1) && (c & 0x3f) == (kind & 0x3f);
+}
+
+/* A format-0 (version 1 error or warning) TPM code, exactly. */
+static bool rc_eq(TSS2_RC rc, TPM2_RC code)
+{
+	TSS2_RC c = tpm_code(rc);
+
+	return !(c & TPM2_RC_FMT1) && c == code;
+}
+
+static bool rc_is_transport(TSS2_RC rc)
+{
+	TSS2_RC layer = rc & TSS2_RC_LAYER_MASK, base = rc & 0xffff;
+
+	return layer == TSS2_TCTI_RC_LAYER ||
+	       (layer != TSS2_TPM_RC_LAYER &&
+		layer != TSS2_RESMGR_TPM_RC_LAYER &&
+		(base == TSS2_BASE_RC_IO_ERROR ||
+		 base == TSS2_BASE_RC_NO_CONNECTION));
+}
+
+/*
+ * The one translator from the TSS error space: one line that names the
+ * cause an operator can act on, then the failing call, the raw code and
+ * its Tss2_RC_Decode() text; returns the errno for that cause.
+ */
+static int tss_fail(const struct tpm *t, const char *call, TSS2_RC rc)
+{
+	char pcrs[80], why[160];
+	int err = -EIO;
+	bool opening = !strcmp(call, "Tss2_TctiLdr_Initialize") ||
+		       !strcmp(call, "Esys_Initialize") ||
+		       !strcmp(call, "Esys_Startup");
+
+	if (opening || rc_is_transport(rc)) {
+		log_err("TPM unreachable through TCTI \"%s\" (%s: 0x%08x %s)",
+			t->tcti_conf, call, rc, Tss2_RC_Decode(rc));
+		return -EHOSTUNREACH;
+	}
+	if (!strcmp(call, "Esys_TR_FromTPMPublic")) {
+		snprintf(why, sizeof(why), "no persistent SRK at handle 0x%08x",
+			 t->srk);
+		err = -ENOENT;
+	} else if (rc_is(rc, TPM2_RC_POLICY_FAIL) && t->pcrs) {
+		pcr_text(t->pcrs, pcrs, sizeof(pcrs));
+		snprintf(why, sizeof(why), "PCR policy not satisfied: PCRs %s "
+			 "(sha256) have changed since the key was sealed", pcrs);
+		err = -EKEYREJECTED;
+	} else if (!strcmp(call, "Esys_Load") && rc_is(rc, TPM2_RC_INTEGRITY)) {
+		snprintf(why, sizeof(why), "the key was sealed to another TPM, "
+			 "the TPM was cleared, or the sealed blob is corrupt");
+		err = -EKEYREJECTED;
+	} else if (rc_eq(rc, TPM2_RC_AUTH_UNAVAILABLE) ||
+		   rc_is(rc, TPM2_RC_POLICY_FAIL)) {
+		snprintf(why, sizeof(why), "the sealed object refuses this "
+			 "authorization: its policy and the config's PCR list "
+			 "disagree");
+		err = -EKEYREJECTED;
+	} else if (rc_eq(rc, TPM2_RC_LOCKOUT)) {
+		snprintf(why, sizeof(why), "the TPM is in dictionary-attack "
+			 "lockout");
+		err = -EBUSY;
+	} else if (rc_eq(rc, TPM2_RC_OBJECT_MEMORY) ||
+		   rc_eq(rc, TPM2_RC_SESSION_MEMORY) ||
+		   rc_eq(rc, TPM2_RC_MEMORY) ||
+		   rc_eq(rc, TPM2_RC_SESSION_HANDLES) ||
+		   rc_eq(rc, TPM2_RC_OBJECT_HANDLES)) {
+		snprintf(why, sizeof(why), "the TPM is out of object or session "
+			 "slots (handles left by another program? "
+			 "tpm2_flushcontext -t / -l)");
+		err = -ENOSPC;
+	} else if (rc_eq(rc, TPM2_RC_RETRY) || rc_eq(rc, TPM2_RC_YIELDED) ||
+		   rc_eq(rc, TPM2_RC_TESTING) || rc_eq(rc, TPM2_RC_NV_RATE) ||
+		   rc_eq(rc, TPM2_RC_CANCELED)) {
+		snprintf(why, sizeof(why), "the TPM is busy; try again");
+		err = -EAGAIN;
+	} else if (rc_eq(rc, TPM2_RC_FAILURE)) {
+		snprintf(why, sizeof(why), "the TPM is in failure mode");
+	} else if (!strcmp(call, "Esys_Load") && tpm_code(rc)) {
+		snprintf(why, sizeof(why), "the sealed blob does not load under "
+			 "this TPM's storage key (another TPM, or corrupt)");
+		err = -EKEYREJECTED;
+	} else if (!tpm_code(rc) && (rc & 0xffff) == TSS2_BASE_RC_MEMORY) {
+		snprintf(why, sizeof(why), "out of memory");
+		err = -ENOMEM;
+	} else {
+		snprintf(why, sizeof(why), "command failed");
+	}
+	log_err("TPM: %s (%s: 0x%08x %s)", why, call, rc, Tss2_RC_Decode(rc));
+	return err;
 }
 
 static void tpm_close(struct tpm *t)
@@ -70,33 +183,41 @@ static void tpm_close(struct tpm *t)
 		Tss2_TctiLdr_Finalize(&t->tcti);
 }
 
-static int tpm_open(struct tpm *t, const char *tcti)
+static int tpm_open(struct tpm *t, const char *tcti, uint32_t srk,
+		    uint32_t pcrs)
 {
+	const char *call = "Tss2_TctiLdr_Initialize";
 	TSS2_RC rc;
+	int r;
 
 	memset(t, 0, sizeof(*t));
 	t->primary = t->object = t->session = ESYS_TR_NONE;
+	t->tcti_conf = tcti;
+	t->srk = srk;
+	t->pcrs = pcrs;
 	/* libtss2 prints its own ERROR lines; ours say more, once. */
 	setenv("TSS2_LOG", "all+none", 0);
 	rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
-	if (rc == TSS2_RC_SUCCESS)
-		rc = Esys_Initialize(&t->esys, t->tcti, NULL);
 	if (rc == TSS2_RC_SUCCESS) {
+		call = "Esys_Initialize";
+		rc = Esys_Initialize(&t->esys, t->tcti, NULL);
+	}
+	if (rc == TSS2_RC_SUCCESS) {
+		call = "Esys_Startup";
 		rc = Esys_Startup(t->esys, TPM2_SU_CLEAR);
-		if (rc == TPM2_RC_INITIALIZE) /* already started: fine */
+		if (rc_eq(rc, TPM2_RC_INITIALIZE)) /* already started: fine */
 			rc = TSS2_RC_SUCCESS;
 	}
 	if (rc != TSS2_RC_SUCCESS) {
-		log_err("TPM unreachable through TCTI \"%s\": 0x%08x %s", tcti,
-			rc, Tss2_RC_Decode(rc));
+		r = tss_fail(t, call, rc);
 		tpm_close(t);
-		return -EHOSTUNREACH;
+		return r;
 	}
 	return 0;
 }
 
 /* The storage key the sealed object lives under. */
-static int tpm_primary(struct tpm *t, uint32_t srk_handle)
+static int tpm_primary(struct tpm *t)
 {
 	TPM2B_SENSITIVE_CREATE sens = { 0 };
 	TPM2B_PUBLIC tmpl = {
@@ -125,15 +246,14 @@ static int tpm_primary(struct tpm *t, uint32_t srk_handle)
 	TPML_PCR_SELECTION none = { 0 };
 	TSS2_RC rc;
 
-	if (srk_handle) {
-		rc = Esys_TR_FromTPMPublic(t->esys, srk_handle, ESYS_TR_NONE,
+	if (t->srk) {
+		rc = Esys_TR_FromTPMPublic(t->esys, t->srk, ESYS_TR_NONE,
 					   ESYS_TR_NONE, ESYS_TR_NONE,
 					   &t->primary);
 		t->primary_persistent = true;
 		if (rc != TSS2_RC_SUCCESS) {
 			t->primary = ESYS_TR_NONE;
-			log_err("TPM: no persistent SRK at handle 0x%08x", srk_handle);
-			return tss_err("Esys_TR_FromTPMPublic", rc);
+			return tss_fail(t, "Esys_TR_FromTPMPublic", rc);
 		}
 		return 0;
 	}
@@ -143,7 +263,7 @@ static int tpm_primary(struct tpm *t, uint32_t srk_handle)
 				NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->primary = ESYS_TR_NONE;
-		return tss_err("Esys_CreatePrimary", rc);
+		return tss_fail(t, "Esys_CreatePrimary", rc);
 	}
 	return 0;
 }
@@ -173,12 +293,12 @@ static int tpm_session(struct tpm *t, TPM2_SE type, TPMA_SESSION attrs)
 				   TPM2_ALG_SHA256, &t->session);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->session = ESYS_TR_NONE;
-		return tss_err("Esys_StartAuthSession", rc);
+		return tss_fail(t, "Esys_StartAuthSession", rc);
 	}
 	if (type == TPM2_SE_TRIAL)
 		return 0;
 	rc = Esys_TRSess_SetAttributes(t->esys, t->session, attrs, 0xff);
-	return rc == TSS2_RC_SUCCESS ? 0 : tss_err("Esys_TRSess_SetAttributes", rc);
+	return rc == TSS2_RC_SUCCESS ? 0 : tss_fail(t, "Esys_TRSess_SetAttributes", rc);
 }
 
 static int flush_session(struct tpm *t)
@@ -186,7 +306,7 @@ static int flush_session(struct tpm *t)
 	TSS2_RC rc = Esys_FlushContext(t->esys, t->session);
 
 	t->session = ESYS_TR_NONE;
-	return rc == TSS2_RC_SUCCESS ? 0 : tss_err("Esys_FlushContext", rc);
+	return rc == TSS2_RC_SUCCESS ? 0 : tss_fail(t, "Esys_FlushContext", rc);
 }
 
 /* The policy digest a PCR-bound object carries (trial session). */
@@ -203,12 +323,17 @@ static int policy_digest(struct tpm *t, uint32_t mask, TPM2B_DIGEST *out)
 		return r;
 	rc = Esys_PolicyPCR(t->esys, t->session, ESYS_TR_NONE, ESYS_TR_NONE,
 			    ESYS_TR_NONE, &empty, &sel);
-	if (rc == TSS2_RC_SUCCESS)
-		rc = Esys_PolicyGetDigest(t->esys, t->session, ESYS_TR_NONE,
-					  ESYS_TR_NONE, ESYS_TR_NONE, &d);
 	if (rc != TSS2_RC_SUCCESS) {
+		r = tss_fail(t, "Esys_PolicyPCR", rc);
 		flush_session(t);
-		return tss_err("Esys_PolicyPCR", rc);
+		return r;
+	}
+	rc = Esys_PolicyGetDigest(t->esys, t->session, ESYS_TR_NONE,
+				  ESYS_TR_NONE, ESYS_TR_NONE, &d);
+	if (rc != TSS2_RC_SUCCESS) {
+		r = tss_fail(t, "Esys_PolicyGetDigest", rc);
+		flush_session(t);
+		return r;
 	}
 	*out = *d;
 	Esys_Free(d);
@@ -251,7 +376,7 @@ static int parse_handle(const char *s, uint32_t *h)
 	if (!s)
 		return 0;
 	v = strtoul(s, &end, 0);
-	if (end == s || *end || v < 0x81000000ul || v > 0x81ffffffful) {
+	if (end == s || *end || v < 0x81000000ul || v > 0x81fffffful) {
 		log_err("invalid SRK handle \"%s\": expected a persistent "
 			"handle such as 0x81000001", s);
 		return -EINVAL;
@@ -260,16 +385,16 @@ static int parse_handle(const char *s, uint32_t *h)
 	return 0;
 }
 
-static void pcr_text(uint32_t mask, char *buf, size_t n)
+/* Decode base64 field @p k of @p params into @p buf; its length or -1. */
+static long b64_field(const json_t *params, const char *k, uint8_t *buf,
+		      size_t n)
 {
-	size_t o = 0;
+	json_t *v = json_object_get(params, k);
 
-	buf[0] = '\0';
-	for (int i = 0; i < 24 && o + 4 < n; i++)
-		if (mask & (1u << i))
-			o += (size_t)snprintf(buf + o, n - o, "%s%d", o ? "," : "", i);
-	if (!o)
-		snprintf(buf, n, "none");
+	if (!json_is_string(v))
+		return -1;
+	return crypto_b64_decode(json_string_value(v), json_string_length(v),
+				 buf, n);
 }
 
 static int tpm2_validate(const json_t *params)
@@ -278,20 +403,28 @@ static int tpm2_validate(const json_t *params)
 	json_t *v;
 	uint8_t blob[BLOB_MAX];
 
+	if (!json_is_object(params))
+		goto missing;
 	json_object_foreach((json_t *)params, key, v) {
 		if (!strcmp(key, "pcrs")) {
 			size_t i;
 			json_t *p;
+			json_int_t last = -1;
 			if (!json_is_array(v) || json_array_size(v) > 24)
 				goto bad;
-			json_array_foreach(v, i, p)
-				if (!json_is_integer(p) || json_integer_value(p) < 0 ||
+			/* Ascending, no duplicates: as enroll writes it. */
+			json_array_foreach(v, i, p) {
+				if (!json_is_integer(p) ||
+				    json_integer_value(p) <= last ||
 				    json_integer_value(p) > 23)
 					goto bad;
+				last = json_integer_value(p);
+			}
 			continue;
 		}
 		if (strcmp(key, "tcti") && strcmp(key, "srk_handle") &&
-		    strcmp(key, "public") && strcmp(key, "private")) {
+		    strcmp(key, "public") && strcmp(key, "private") &&
+		    strcmp(key, "parent_name")) {
 			log_err("invalid volume config: unknown field \"%.64s\" "
 				"in key_source", key);
 			return -EINVAL;
@@ -299,9 +432,16 @@ static int tpm2_validate(const json_t *params)
 		if (!json_is_string(v) || json_string_length(v) >= 2 * BLOB_MAX ||
 		    strlen(json_string_value(v)) != json_string_length(v))
 			goto bad;
+		if (!strcmp(key, "tcti") &&
+		    (!json_string_length(v) || json_string_length(v) >= TCTI_MAX))
+			goto bad;
 		if ((!strcmp(key, "public") || !strcmp(key, "private")) &&
-		    crypto_b64_decode(json_string_value(v), json_string_length(v),
-				      blob, sizeof(blob)) <= 0)
+		    b64_field(params, key, blob, sizeof(blob)) <= 0)
+			goto bad;
+		/* nameAlg SHA-256 + digest: what a P-256 or SRK parent has. */
+		if (!strcmp(key, "parent_name") &&
+		    (b64_field(params, key, blob, sizeof(blob)) != NAME_LEN ||
+		     blob[0] != 0x00 || blob[1] != 0x0b))
 			goto bad;
 		if (!strcmp(key, "srk_handle")) {
 			uint32_t h;
@@ -314,14 +454,15 @@ bad:
 			"or value", key);
 		return -EINVAL;
 	}
-	if (!json_is_string(json_object_get(params, "tcti")) ||
-	    !json_is_string(json_object_get(params, "public")) ||
-	    !json_is_string(json_object_get(params, "private"))) {
-		log_err("invalid volume config: key_source needs tcti, public "
-			"and private");
-		return -EINVAL;
-	}
-	return 0;
+	if (json_is_string(json_object_get(params, "tcti")) &&
+	    json_is_string(json_object_get(params, "public")) &&
+	    json_is_string(json_object_get(params, "private")) &&
+	    json_is_string(json_object_get(params, "parent_name")))
+		return 0;
+missing:
+	log_err("invalid volume config: key_source needs tcti, public, "
+		"private and parent_name");
+	return -EINVAL;
 }
 
 static uint32_t params_pcrs(const json_t *params)
@@ -331,8 +472,29 @@ static uint32_t params_pcrs(const json_t *params)
 	size_t i;
 
 	json_array_foreach(a, i, p)
-		mask |= 1u << json_integer_value(p);
+		if (json_is_integer(p) && json_integer_value(p) >= 0 &&
+		    json_integer_value(p) < 24)
+			mask |= 1u << json_integer_value(p);
 	return mask;
+}
+
+/* The parent key's name, as the TPM reports it (recorded, then checked). */
+static int parent_name(struct tpm *t, uint8_t name[NAME_LEN])
+{
+	TPM2B_NAME *n = NULL;
+	TSS2_RC rc = Esys_TR_GetName(t->esys, t->primary, &n);
+
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_fail(t, "Esys_TR_GetName", rc);
+	if (n->size != NAME_LEN) {
+		log_err("TPM: the storage key's name is %u bytes, expected a "
+			"SHA-256 name", n->size);
+		Esys_Free(n);
+		return -EIO;
+	}
+	memcpy(name, n->name, NAME_LEN);
+	Esys_Free(n);
+	return 0;
 }
 
 /* ---- enroll and unlock ---- */
@@ -346,8 +508,8 @@ static int tpm2_enroll(const char *arg, const struct kp_options *opt,
 	TPM2B_PRIVATE *priv = NULL;
 	TPM2B_DATA outside = { 0 };
 	TPML_PCR_SELECTION none = { 0 };
-	uint8_t pbuf[BLOB_MAX], vbuf[BLOB_MAX];
-	char pb64[2 * BLOB_MAX], vb64[2 * BLOB_MAX];
+	uint8_t pbuf[BLOB_MAX], vbuf[BLOB_MAX], name[NAME_LEN];
+	char pb64[2 * BLOB_MAX], vb64[2 * BLOB_MAX], nb64[2 * NAME_LEN];
 	size_t poff = 0, voff = 0;
 	uint32_t mask, srk;
 	json_t *pcrs;
@@ -367,25 +529,31 @@ static int tpm2_enroll(const char *arg, const struct kp_options *opt,
 	r = parse_pcrs(opt ? opt->tpm2_pcrs : NULL, &mask);
 	if (!r)
 		r = parse_handle(opt ? opt->tpm2_srk_handle : NULL, &srk);
-	if (!r && strlen(tcti) >= TCTI_MAX)
+	if (!r && (!*tcti || strlen(tcti) >= TCTI_MAX)) {
+		log_err("invalid TCTI \"%.64s\": empty or longer than %d bytes",
+			tcti, TCTI_MAX - 1);
 		r = -EINVAL;
+	}
 	if (r)
 		goto out_free;
-	r = tpm_open(&t, tcti);
+	r = tpm_open(&t, tcti, srk, mask);
 	if (r)
 		goto out_free;
 	/* 1. The key, made here; the TPM only keeps it. */
 	r = crypto_random_priv(key, KEYPROV_KEY_LEN);
+	if (!r)
+		r = tpm_primary(&t);
+	if (!r)
+		r = parent_name(&t, name);
 	if (r)
 		goto out;
-	r = tpm_primary(&t, srk);
-	if (r)
-		goto out;
-	/* 2. The object: keyed hash, bound to PCRs by policy alone when asked. */
+	/* 2. The object: keyed hash, bound to PCRs by policy alone when asked;
+	 * noDA: an unattended node must never be locked out by its own key. */
 	tmpl.publicArea.type = TPM2_ALG_KEYEDHASH;
 	tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
 	tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM |
-					   TPMA_OBJECT_FIXEDPARENT;
+					   TPMA_OBJECT_FIXEDPARENT |
+					   TPMA_OBJECT_NODA;
 	tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
 	if (mask) {
 		r = policy_digest(&t, mask, &tmpl.publicArea.authPolicy);
@@ -406,28 +574,36 @@ static int tpm2_enroll(const char *arg, const struct kp_options *opt,
 			 ESYS_TR_NONE, sens, &tmpl, &outside, &none, &priv,
 			 &pub, NULL, NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_err("Esys_Create", rc);
+		r = tss_fail(&t, "Esys_Create", rc);
 		goto out;
 	}
 	if (Tss2_MU_TPM2B_PUBLIC_Marshal(pub, pbuf, sizeof(pbuf), &poff) ||
 	    Tss2_MU_TPM2B_PRIVATE_Marshal(priv, vbuf, sizeof(vbuf), &voff)) {
+		log_err("TPM: the sealed object does not fit in %d bytes",
+			BLOB_MAX);
 		r = -EIO;
 		goto out;
 	}
 	crypto_b64_encode(pbuf, poff, pb64);
 	crypto_b64_encode(vbuf, voff, vb64);
+	crypto_b64_encode(name, NAME_LEN, nb64);
 	pcrs = json_array();
-	for (int i = 0; i < 24; i++)
+	for (int i = 0; pcrs && i < 24; i++)
 		if (mask & (1u << i))
 			json_array_append_new(pcrs, json_integer(i));
-	*params = json_pack("{s:s, s:o, s:s, s:s}", "tcti", tcti, "pcrs", pcrs,
-			    "public", pb64, "private", vb64);
+	*params = json_pack("{s:s, s:o*, s:s, s:s, s:s}", "tcti", tcti,
+			    "pcrs", pcrs, "public", pb64, "private", vb64,
+			    "parent_name", nb64);
 	if (*params && srk) {
 		char h[16];
 		snprintf(h, sizeof(h), "0x%08x", srk);
 		json_object_set_new(*params, "srk_handle", json_string(h));
 	}
-	r = *params ? 0 : -ENOMEM;
+	r = *params && json_object_get(*params, "pcrs") ? 0 : -ENOMEM;
+	if (r) {
+		json_decref(*params);
+		*params = NULL;
+	}
 out:
 	Esys_Free(pub);
 	Esys_Free(priv);
@@ -439,22 +615,40 @@ out_free:
 	return r;
 }
 
+/*
+ * The object's own attributes must agree with the config's PCR list before
+ * anything is sent: a policy-only object for a PCR list, a password object
+ * for none (otherwise an edited list would only show up as a TPM error).
+ */
+static int check_object(const TPM2B_PUBLIC *pub, uint32_t mask)
+{
+	const TPMT_PUBLIC *a = &pub->publicArea;
+	bool policy_only = !(a->objectAttributes & TPMA_OBJECT_USERWITHAUTH);
+
+	if (a->type != TPM2_ALG_KEYEDHASH || a->nameAlg != TPM2_ALG_SHA256 ||
+	    policy_only != (mask != 0) ||
+	    (mask && a->authPolicy.size != 32)) {
+		log_err("TPM: the sealed object in the config does not match "
+			"its PCR list (config edited or corrupt)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int tpm2_unlock(const json_t *params, const char *arg,
 		       const char *volume_uuid, uint8_t *key)
 {
 	const char *env = getenv("ATRESTFS_TPM2_TCTI");
-	const char *tcti = env && *env ? env
-				       : json_string_value(json_object_get(params, "tcti"));
+	const char *tcti;
 	TPM2B_PUBLIC pub = { 0 };
 	TPM2B_PRIVATE priv = { 0 };
 	TPM2B_SENSITIVE_DATA *out = NULL;
 	TPML_PCR_SELECTION sel;
 	TPM2B_DIGEST empty = { 0 };
-	uint8_t pbuf[BLOB_MAX], vbuf[BLOB_MAX];
+	uint8_t pbuf[BLOB_MAX], vbuf[BLOB_MAX], want[BLOB_MAX], name[NAME_LEN];
 	long plen, vlen;
 	size_t off = 0;
-	uint32_t mask = params_pcrs(params), srk = 0;
-	char pcrs[80];
+	uint32_t mask, srk = 0;
 	struct tpm t;
 	TSS2_RC rc;
 	int r;
@@ -467,13 +661,15 @@ static int tpm2_unlock(const json_t *params, const char *arg,
 	r = tpm2_validate(params);
 	if (r)
 		return r;
+	tcti = env && *env ? env : json_string_value(json_object_get(params, "tcti"));
+	if (strlen(tcti) >= TCTI_MAX) {
+		log_err("ATRESTFS_TPM2_TCTI is longer than %d bytes", TCTI_MAX - 1);
+		return -EINVAL;
+	}
+	mask = params_pcrs(params);
 	parse_handle(json_string_value(json_object_get(params, "srk_handle")), &srk);
-	plen = crypto_b64_decode(json_string_value(json_object_get(params, "public")),
-				 json_string_length(json_object_get(params, "public")),
-				 pbuf, sizeof(pbuf));
-	vlen = crypto_b64_decode(json_string_value(json_object_get(params, "private")),
-				 json_string_length(json_object_get(params, "private")),
-				 vbuf, sizeof(vbuf));
+	plen = b64_field(params, "public", pbuf, sizeof(pbuf));
+	vlen = b64_field(params, "private", vbuf, sizeof(vbuf));
 	if (plen <= 0 || vlen <= 0 ||
 	    Tss2_MU_TPM2B_PUBLIC_Unmarshal(pbuf, (size_t)plen, &off, &pub) ||
 	    off != (size_t)plen ||
@@ -482,25 +678,37 @@ static int tpm2_unlock(const json_t *params, const char *arg,
 		log_err("TPM: the sealed key blob in the config is corrupt");
 		return -EINVAL;
 	}
-	r = tpm_open(&t, tcti);
+	r = check_object(&pub, mask);
 	if (r)
 		return r;
-	r = tpm_primary(&t, srk);
+	b64_field(params, "parent_name", want, sizeof(want));
+	r = tpm_open(&t, tcti, srk, mask);
+	if (r)
+		return r;
+	r = tpm_primary(&t);
 	if (r)
 		goto out;
+	/* Load carries no secret: the private part is the TPM's ciphertext. */
 	rc = Esys_Load(t.esys, t.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 		       ESYS_TR_NONE, &priv, &pub, &t.object);
 	if (rc != TSS2_RC_SUCCESS) {
 		t.object = ESYS_TR_NONE;
-		if (rc_is(rc, TPM2_RC_INTEGRITY))
-			log_err("TPM: the key was sealed to another TPM, the TPM "
-				"was cleared, or the sealed blob is corrupt");
-		tss_err("Esys_Load", rc);
+		r = tss_fail(&t, "Esys_Load", rc);
+		goto out;
+	}
+	/* The salt goes to the parent key: it must be the one sealed under,
+	 * not a key something between us and the TPM put in its place. */
+	r = parent_name(&t, name);
+	if (r)
+		goto out;
+	if (memcmp(name, want, NAME_LEN)) {
+		log_err("TPM: the storage key is not the one the volume key was "
+			"sealed under (another TPM, or a device in the middle)");
 		r = -EKEYREJECTED;
 		goto out;
 	}
-	/* Policy session with the PCR assertion, or a plain salted session. */
-	/* Unseal has no command parameter: only the response is encrypted. */
+	/* Policy session with the PCR assertion, or a plain salted session.
+	 * Unseal has no command parameter: only the response is encrypted. */
 	r = tpm_session(&t, mask ? TPM2_SE_POLICY : TPM2_SE_HMAC,
 			TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION);
 	if (r)
@@ -510,19 +718,14 @@ static int tpm2_unlock(const json_t *params, const char *arg,
 		rc = Esys_PolicyPCR(t.esys, t.session, ESYS_TR_NONE, ESYS_TR_NONE,
 				    ESYS_TR_NONE, &empty, &sel);
 		if (rc != TSS2_RC_SUCCESS) {
-			r = tss_err("Esys_PolicyPCR", rc);
+			r = tss_fail(&t, "Esys_PolicyPCR", rc);
 			goto out;
 		}
 	}
 	rc = Esys_Unseal(t.esys, t.object, t.session, ESYS_TR_NONE,
 			 ESYS_TR_NONE, &out);
 	if (rc != TSS2_RC_SUCCESS) {
-		pcr_text(mask, pcrs, sizeof(pcrs));
-		if (mask && rc_is(rc, TPM2_RC_POLICY_FAIL))
-			log_err("TPM: PCR policy not satisfied: PCRs %s (sha256) "
-				"have changed since the key was sealed", pcrs);
-		tss_err("Esys_Unseal", rc);
-		r = -EKEYREJECTED;
+		r = tss_fail(&t, "Esys_Unseal", rc);
 		goto out;
 	}
 	if (out->size != KEYPROV_KEY_LEN) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The tpm2 key source against a private swtpm: create/mount/write/remount/
 # read with and without a PCR policy; I/O goes on after the TPM is gone;
-# PCR 7 extended -> refused with the PCR message; another TPM -> refused
-# with the "another TPM" message; TPM unreachable -> refused; after 20
+# PCR 7 extended -> refused with the PCR message; another TPM or a flipped
+# blob -> refused with the "another TPM" message; TPM unreachable and a
+# truncated blob -> refused; every message with the TSS code; after 20
 # mounts and refusals no transient object or session is left in the TPM.
 source "$(dirname "$0")/../lib/common.sh"
 source "$(dirname "$0")/../lib/swtpm.sh"
@@ -39,7 +40,7 @@ atr info "$WORK/srk" | grep -q "tpm2 parent: *0x81000001" || fail "info lacks th
 atr_mount "$WORK/srk" "$MNT"; echo srk >"$MNT/f"; atr_umount "$MNT"
 atr_mount "$WORK/srk" "$MNT"; [ "$(cat "$MNT/f")" = srk ] || fail "SRK volume data"; atr_umount "$MNT"
 tpm2_evictcontrol -Q -C o -c 0x81000001
-refuse_mount 3 "no persistent SRK at handle 0x81000001" "$WORK/srk"
+refuse_mount 3 "no persistent SRK at handle 0x81000001.*0x0000018b" "$WORK/srk"
 
 # 2. The key is taken once: stop the TPM, the mounted volume keeps working.
 atr_mount "$WORK/pcr7" "$MNT"
@@ -48,7 +49,7 @@ echo "written without a TPM" >"$MNT/later"
 cmp "$MNT/data" "$WORK/pcr7.data" || fail "read after the TPM stopped"
 [ "$(cat "$MNT/later")" = "written without a TPM" ] || fail "write after the TPM stopped"
 atr_umount "$MNT"
-refuse_mount 3 "TPM unreachable" "$WORK/pcr7"
+refuse_mount 3 "TPM unreachable through TCTI .*0x000a000a" "$WORK/pcr7"
 start_swtpm tpm  # same state dir: the same TPM again
 TCTI_OVERRIDE=$TCTI
 
@@ -60,10 +61,22 @@ export ATRESTFS_TPM2_TCTI=$TCTI
 
 # 3. PCR 7 extended: policy fails, named in the message.
 tpm2_pcrextend 7:sha256=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
-refuse_mount 3 "PCR policy not satisfied: PCRs 7 " "$WORK/pcr7"
-refuse_mount 3 "PCR policy not satisfied: PCRs 0,2,7 " "$WORK/pcr027"
+refuse_mount 3 "PCR policy not satisfied: PCRs 7 .*0x0000099d" "$WORK/pcr7"
+refuse_mount 3 "PCR policy not satisfied: PCRs 0,2,7 .*0x0000099d" "$WORK/pcr027"
 atr_mount "$WORK/plainpcr" "$MNT"   # not PCR-bound: still mounts
 atr_umount "$MNT"
+
+# A corrupt sealed blob: one bit of the TPM's ciphertext flipped, or the
+# structure cut short; and the PCR list edited away from the object's policy.
+cp -a "$WORK/plainpcr" "$WORK/flipped"
+edit_config "$WORK/flipped" 'k=c["key_source"]; b=bytearray(base64.b64decode(k["private"])); b[-8]^=1; k["private"]=base64.b64encode(bytes(b)).decode()'
+refuse_mount 3 "sealed to another TPM, the TPM was cleared, or the sealed blob is corrupt.*0x000001df" "$WORK/flipped"
+cp -a "$WORK/plainpcr" "$WORK/cut"
+edit_config "$WORK/cut" 'k=c["key_source"]; k["public"]=k["public"][:-8]'
+refuse_mount 3 "sealed key blob in the config is corrupt" "$WORK/cut"
+cp -a "$WORK/pcr027" "$WORK/nopcr"
+edit_config "$WORK/nopcr" 'k=c["key_source"]; k["pcrs"]=[]'
+refuse_mount 3 "does not match its PCR list" "$WORK/nopcr"
 
 # 4. Twenty mounts and refusals leave nothing behind in the TPM.
 for i in $(seq 1 10); do
@@ -77,6 +90,6 @@ left=$(leftover_handles)
 stop_swtpm tpm
 start_swtpm other
 export ATRESTFS_TPM2_TCTI=$TCTI
-refuse_mount 3 "sealed to another TPM" "$WORK/plainpcr"
+refuse_mount 3 "sealed to another TPM, the TPM was cleared, or the sealed blob is corrupt.*0x000001df" "$WORK/plainpcr"
 [ -z "$(leftover_handles)" ] || fail "handles left after the refused load"
 echo "tpm2: all cases hold"
