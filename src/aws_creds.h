@@ -19,7 +19,9 @@ struct aws_creds {
 /**
  * Resolve credentials into @p out (secmem_alloc()ed by the caller).
  * @param profile the --kms-profile / recorded profile, or NULL
- * @return 0, or -ENOKEY with a message listing what was tried.
+ * @return 0, or -ENOKEY with a message (nothing found, or a named profile
+ * that is absent, malformed or not made of static keys), -EINVAL for
+ * oversized environment values.
  */
 int aws_creds_resolve(const char *profile, struct aws_creds *out);
 
@@ -32,7 +34,8 @@ int aws_region_resolve(const char *given, const char *profile, char *out,
 
 /**
  * Parse one "key = value" of section @p section from INI text (the AWS
- * shared file format). Exposed for the unit tests.
+ * shared file format); with @p key NULL, only ask whether the section
+ * exists (@p out unused). Exposed for the unit tests.
  * @return 0, -ENOENT when absent, -EINVAL on malformed input.
  */
 int aws_ini_get(const char *text, const char *section, const char *key,

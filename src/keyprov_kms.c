@@ -147,10 +147,14 @@ static int refuse_asymmetric(struct kms_target *t, const char *key_id)
 	if (!spec)
 		spec = json_string_value(json_object_get(md, "CustomerMasterKeySpec"));
 	usage = json_string_value(json_object_get(md, "KeyUsage"));
-	if ((spec && strcmp(spec, "SYMMETRIC_DEFAULT")) ||
-	    (usage && strcmp(usage, "ENCRYPT_DECRYPT"))) {
-		log_err("KMS key %s is %s/%s: only a symmetric encryption key "
-			"(SYMMETRIC_DEFAULT) can make data keys", key_id,
+	if (!json_is_object(md) || (!spec && !usage)) {
+		log_err("KMS DescribeKey answer lacks KeyMetadata with KeySpec "
+			"or KeyUsage");
+		r = -EPROTO;
+	} else if ((spec && strcmp(spec, "SYMMETRIC_DEFAULT")) ||
+		   (usage && strcmp(usage, "ENCRYPT_DECRYPT"))) {
+		log_err("KMS key %s is %.40s/%.40s: only a symmetric encryption "
+			"key (SYMMETRIC_DEFAULT) can make data keys", key_id,
 			spec ? spec : "?", usage ? usage : "?");
 		r = -EINVAL;
 	}
@@ -171,6 +175,7 @@ static int kms_enroll(const char *arg, const struct kp_options *opt,
 			"id, key ARN, alias/NAME or alias ARN)");
 		return -EINVAL;
 	}
+	*params = NULL;
 	r = connect_kms(opt ? opt->kms_region : NULL, profile,
 			opt ? opt->kms_endpoint : NULL, &t);
 	if (r)
@@ -205,8 +210,11 @@ static int kms_enroll(const char *arg, const struct kp_options *opt,
 		json_object_set_new(*params, "profile", json_string(profile));
 	r = *params ? kms_validate(*params) : -ENOMEM;
 out:
-	if (r)
+	if (r) {
 		secmem_wipe(key, KEYPROV_KEY_LEN);
+		json_decref(*params);
+		*params = NULL;
+	}
 	json_decref(req);
 	json_decref(resp);
 	disconnect_kms(&t);
@@ -247,6 +255,8 @@ static int kms_unlock(const json_t *params, const char *arg,
 	r = kms_call(&t, "Decrypt", req, &resp);
 	if (!r)
 		r = take_plaintext(resp, key);
+	if (r)
+		secmem_wipe(key, KEYPROV_KEY_LEN);
 	json_decref(req);
 	json_decref(resp);
 	disconnect_kms(&t);

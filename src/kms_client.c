@@ -92,6 +92,14 @@ static void xml_field(const char *body, const char *tag, char *out, size_t n)
 		snprintf(out, n, "%.*s", (int)(b - a - strlen(open)), a + strlen(open));
 }
 
+/* Text from the wire goes into log lines: printable ASCII only. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			*s = '?';
+}
+
 static const struct {
 	const char *type;
 	int err;
@@ -116,7 +124,7 @@ static const struct {
 
 int kms_error(long status, const char *body, char *msg, size_t n)
 {
-	char type[128] = "", text[512] = "";
+	char type[128] = "", text[512] = "", excerpt[65];
 	json_t *o = json_loads(body, 0, NULL);
 	const char *h;
 
@@ -138,6 +146,12 @@ int kms_error(long status, const char *body, char *msg, size_t n)
 	h = strrchr(type, '#');
 	if (h)
 		memmove(type, h + 1, strlen(h + 1) + 1);
+	/* "DisabledException:http://internal.amazon.com/..." -> the name */
+	type[strcspn(type, ":")] = '\0';
+	printable(type);
+	printable(text);
+	snprintf(excerpt, sizeof(excerpt), "%s", body);
+	printable(excerpt);
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (!strcmp(type, known[i].type)) {
 			snprintf(msg, n, "%s (%s%s%s)", known[i].hint, type,
@@ -149,8 +163,8 @@ int kms_error(long status, const char *body, char *msg, size_t n)
 			 *type ? ", " : "", type);
 		return -EAGAIN;
 	}
-	snprintf(msg, n, "unexpected KMS response (HTTP %ld%s%.64s)", status,
-		 *type ? ", " : ", body: ", *type ? type : body);
+	snprintf(msg, n, "unexpected KMS response (HTTP %ld%s%s)", status,
+		 *type ? ", " : ", body: ", *type ? type : excerpt);
 	return -EPROTO;
 }
 

@@ -16,7 +16,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 PAD = bytes(range(32))
 ARN = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000001"
-count = {"n": 0}
+# requests since the mode last changed: throttle_then_ok throttles the
+# first two of them, then answers
+count = {"n": 0, "mode": None}
 
 
 class H(BaseHTTPRequestHandler):
@@ -39,6 +41,8 @@ class H(BaseHTTPRequestHandler):
         req = json.loads(self.rfile.read(n) or b"{}")
         target = self.headers.get("X-Amz-Target", "").split(".")[-1]
         mode = open(sys.argv[2]).read().strip()
+        if mode != count["mode"]:
+            count["mode"], count["n"] = mode, 0
         count["n"] += 1
         if "Authorization" not in self.headers or "AWS4-HMAC-SHA256" not in self.headers["Authorization"]:
             return self.err(400, "MissingAuthenticationTokenException")
@@ -50,7 +54,7 @@ class H(BaseHTTPRequestHandler):
             return self.err(400, "NotFoundException", "Alias is not found.")
         if mode == "invalid_key_usage" and target == "GenerateDataKey":
             return self.err(400, "InvalidKeyUsageException", "not ENCRYPT_DECRYPT")
-        if mode == "throttle_then_ok" and count["n"] % 3 != 0:
+        if mode == "throttle_then_ok" and count["n"] <= 2:
             return self.err(400, "ThrottlingException", "Rate exceeded")
         if mode == "error500":
             return self.reply(500, "internal")

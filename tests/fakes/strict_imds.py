@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """A strict fake IMDSv2 on 127.0.0.1: PUT a token (TTL header 1..21600
 required), then every GET needs it. Serves one role's credentials, taken
-from the environment variables FAKE_AKID, FAKE_SECRET, FAKE_TOKEN.
+from the environment variables FAKE_AKID, FAKE_SECRET, FAKE_TOKEN, and the
+region FAKE_REGION (default us-east-1).
 
 usage: strict_imds.py PORT
 """
@@ -49,7 +50,7 @@ class H(BaseHTTPRequestHandler):
                 "AccessKeyId": os.environ["FAKE_AKID"], "SecretAccessKey": os.environ["FAKE_SECRET"],
                 "Token": os.environ["FAKE_TOKEN"], "Expiration": "2099-01-01T00:00:00Z"}))
         if self.path == "/latest/meta-data/placement/region":
-            return self.reply(200, "us-east-1")
+            return self.reply(200, os.environ.get("FAKE_REGION", "us-east-1"))
         self.reply(404)
 
 

@@ -35,9 +35,12 @@ for m in "disabled:disabled" "invalid_state:not usable in its current state" \
 done
 
 echo throttle_then_ok >"$MODE"
-atr_mount "$VOL" "$MNT"
+atr_mount "$VOL" "$MNT" 2>"$WORK/throttle.err"
+grep -q "KMS is throttling requests.*retrying" "$WORK/throttle.err" ||
+	fail "no throttling seen: $(cat "$WORK/throttle.err")"
 [ "$(cat "$MNT/f")" = data ] || fail "data after throttled mount"
 atr_umount "$MNT"
+echo "throttle_then_ok: $(head -1 "$WORK/throttle.err"), then mounted"
 
 echo asymmetric >"$MODE"
 expect 3 "only a symmetric encryption key" "$ATRESTFS" create --key-source kms:alias/rsa --kms-endpoint "$URL" "$WORK/v2"

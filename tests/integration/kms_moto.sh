@@ -22,6 +22,9 @@ roundtrip() {   # mount, append a line, unmount, remount, check all lines
 
 KEY_ID=$(awsl kms create-key --description atrestfs-test --query KeyMetadata.KeyId --output text)
 awsl kms create-alias --alias-name alias/cache-test --target-key-id "$KEY_ID"
+# A key in another region, found only through the instance metadata.
+KEY_ID2=$(awsl --region eu-west-3 kms create-key --query KeyMetadata.KeyId --output text)
+awsl --region eu-west-3 kms create-alias --alias-name alias/imds-test --target-key-id "$KEY_ID2"
 atr create --key-source kms:alias/cache-test --kms-endpoint "$KMS_URL" "$VOL" >/dev/null
 atr info "$VOL" | grep -q "kms key: *arn:aws:kms:us-east-1:123456789012:key/$KEY_ID" || fail "info lacks the key ARN"
 roundtrip "plain moto"
@@ -54,15 +57,24 @@ printf '[default]\naws_access_key_id = nope\naws_secret_access_key = nope\n\n[no
 AWS_SHARED_CREDENTIALS_FILE=$WORK/credentials AWS_PROFILE=node atr_mount "$VOL" "$MNT"
 atr_umount "$MNT"
 
-# IMDSv2 alone (strict fake), with signature checking still on.
+# IMDSv2 alone (strict fake): role credentials with a session token, with
+# signature checking still on; at create, the region comes from IMDS too.
 IMDS_PORT=$(free_port)
-FAKE_AKID=$U_AKID FAKE_SECRET=$U_SECRET FAKE_TOKEN="" bg_start "$WORK/imds.pid" \
-	python3 "$TOP/tests/fakes/strict_imds.py" "$IMDS_PORT"
+FAKE_AKID=$R_AKID FAKE_SECRET=$R_SECRET FAKE_TOKEN=$R_TOKEN FAKE_REGION=eu-west-3 \
+	bg_start "$WORK/imds.pid" python3 "$TOP/tests/fakes/strict_imds.py" "$IMDS_PORT"
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$IMDS_PORT/" && break; sleep 0.1; done
 (
 	export HOME=$WORK/nohome AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:$IMDS_PORT
-	unset AWS_EC2_METADATA_DISABLED
+	unset AWS_EC2_METADATA_DISABLED AWS_DEFAULT_REGION AWS_REGION AWS_ACCESS_KEY_ID \
+		AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE \
+		AWS_CONFIG_FILE
 	roundtrip "imds"
+	atr create --key-source kms:alias/imds-test --kms-endpoint "$KMS_URL" "$WORK/vol-imds" >/dev/null
+	atr info "$WORK/vol-imds" | grep -q "kms key: *arn:aws:kms:eu-west-3:123456789012:key/$KEY_ID2" ||
+		fail "IMDS region not used: $(atr info "$WORK/vol-imds")"
+	VOL=$WORK/vol-imds roundtrip "imds region"
+	# A named profile that does not exist is refused, not replaced by IMDS.
+	AWS_PROFILE=nosuch refuse_mount 3 "profile nosuch is in neither" "$VOL"
 )
 export AWS_ACCESS_KEY_ID=$U_AKID AWS_SECRET_ACCESS_KEY=$U_SECRET
 
