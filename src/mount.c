@@ -218,8 +218,11 @@ int cmd_mount(int argc, char **argv)
 	/* 2. The refusal rules. */
 	v = volume_check_mount(cfg, &exp);
 	if (v != VOLUME_OK) {
-		fprintf(stderr, "atrestfs: refused: %s: %s\n", vol,
-			volume_verdict_message(v));
+		char why[PATH_MAX + 256];
+
+		fprintf(stderr, "atrestfs: %s\n",
+			volume_verdict_explain(v, vol, cfg, &exp, why,
+					       sizeof(why)));
 		audit(cfg, vol, "refused");
 		rc = EXIT_REFUSED;
 		goto out;
