@@ -8,12 +8,52 @@
 #include "http.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
 #include "secmem.h"
+
+/*
+ * libcurl's own buffers see the response (a plaintext data key in base64)
+ * and its copy of the secret access key: give it an allocator that wipes
+ * every block it frees. libcurl is used by this file only.
+ */
+static void w_free(void *p)
+{
+	if (!p)
+		return;
+	secmem_wipe(p, malloc_usable_size(p));
+	free(p);
+}
+
+static void *w_realloc(void *p, size_t n)
+{
+	void *q;
+	size_t old;
+
+	if (!p)
+		return malloc(n);
+	q = malloc(n ? n : 1);
+	if (!q)
+		return NULL;
+	old = malloc_usable_size(p);
+	memcpy(q, p, old < n ? old : n);
+	w_free(p);
+	return q;
+}
+
+static char *w_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
 
 struct sink {
 	struct http_resp *resp;
@@ -57,7 +97,8 @@ int http_do(const struct http_req *req, struct http_resp *resp)
 
 	memset(resp, 0, sizeof(*resp));
 	if (!global_done) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
+		curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, w_free,
+				     w_realloc, w_strdup, calloc);
 		global_done = 1;
 	}
 	c = curl_easy_init();
