@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "http.h"
@@ -54,6 +55,27 @@ static bool region_ok(const char *r)
 	return true;
 }
 
+/*
+ * A Decrypt answer carries the data key: plain http is for a KMS on this
+ * machine only (tests, a local proxy), everything else must be https.
+ */
+static bool loopback_url(const char *url)
+{
+	const char *h = url + 7; /* after "http://" */
+	size_t n = strcspn(h, ":/?#");
+
+	if (!strncmp(h, "[::1]", 5))
+		return h[5] == '\0' || strchr(":/", h[5]);
+	if (n == 9 && !strncasecmp(h, "localhost", 9))
+		return true;
+	if (strncmp(h, "127.", 4))
+		return false;
+	for (size_t i = 4; i < n; i++)
+		if (!isdigit((unsigned char)h[i]) && h[i] != '.')
+			return false;
+	return true;
+}
+
 int kms_target_endpoint(struct kms_target *t, const char *recorded)
 {
 	const char *e = recorded && *recorded ? recorded : getenv("AWS_ENDPOINT_URL_KMS");
@@ -69,6 +91,12 @@ int kms_target_endpoint(struct kms_target *t, const char *recorded)
 		    strlen(e) >= sizeof(t->endpoint) || strpbrk(e, " \r\n")) {
 			log_err("invalid KMS endpoint \"%.80s\": expected an "
 				"http(s) URL", e);
+			return -EINVAL;
+		}
+		if (!strncmp(e, "http://", 7) && !loopback_url(e)) {
+			log_err("KMS endpoint \"%.80s\": plain http is only "
+				"allowed to this machine (127.0.0.0/8, ::1, "
+				"localhost); use https", e);
 			return -EINVAL;
 		}
 		snprintf(t->endpoint, sizeof(t->endpoint), "%s", e);

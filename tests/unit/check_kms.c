@@ -239,6 +239,23 @@ START_TEST(endpoints_and_regions)
 	ck_assert_int_eq(kms_target_endpoint(&t, NULL), 0);
 	ck_assert_str_eq(t.endpoint, "https://kms.example");
 	unsetenv("AWS_ENDPOINT_URL_KMS");
+	/* plain http only to this machine: a Decrypt answer holds the key */
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://localhost:8080/"), 0);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://127.10.0.1"), 0);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://[::1]:4566"), 0);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://kms.example"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://127.0.0.1.evil.example/"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://localhost.evil.example/"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://[::1].evil/"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://10.0.0.1:4566"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://127.0.0.1@evil.example/"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "HTTP://kms.example"), -EINVAL);
+	setenv("AWS_ENDPOINT_URL", "http://proxy.example", 1);
+	ck_assert_int_eq(kms_target_endpoint(&t, NULL), -EINVAL);
+	setenv("AWS_ENDPOINT_URL", "https://proxy.example", 1);
+	ck_assert_int_eq(kms_target_endpoint(&t, NULL), 0);
+	ck_assert_str_eq(t.endpoint, "https://proxy.example");
+	unsetenv("AWS_ENDPOINT_URL");
 	ck_assert_int_eq(kms_target_endpoint(&t, "ftp://x"), -EINVAL);
 	ck_assert_int_eq(kms_target_endpoint(&t, "http://a b"), -EINVAL);
 	strcpy(t.region, "us-east-1:evil");
