@@ -229,11 +229,15 @@ static int cmd_create(int argc, char **argv)
 		rc = volume_config_store(dir, cfg) ? EXIT_SYSTEM : EXIT_OK;
 	else
 		rc = create_encrypted(dir, cfg, kp, arg, &opt);
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK) {
+		char ks[512] = "";
+
+		if (!plain)
+			keyprov_audit_id(kp, cfg->key_params, ks, sizeof(ks));
 		printf("created %s volume %s in %s%s%s\n",
 		       plain ? "plain (unencrypted)" : "encrypted", cfg->uuid,
-		       dir, plain ? "" : ", key source ",
-		       plain ? "" : cfg->key_source);
+		       dir, plain ? "" : ", key source ", ks);
+	}
 out:
 	if (rc != EXIT_OK) {
 		/* Undo only what this create made: the directory was empty. */
@@ -270,10 +274,16 @@ static int cmd_info(int argc, char **argv)
 					       NULL, NULL, why, sizeof(why)));
 		return EXIT_REFUSED;
 	}
+	if (r == -EINVAL || r == -EFBIG || r == -ELOOP) {
+		fprintf(stderr, "atrestfs: refused: the config of %s is "
+				"invalid%s\n", argv[1],
+			r == -ELOOP ? " (a symbolic link)" : " (see above)");
+		return EXIT_CONFIG;
+	}
 	if (r) {
 		fprintf(stderr, "atrestfs: cannot read the config of %s: %s\n",
 			argv[1], strerror(-r));
-		return EXIT_CONFIG;
+		return EXIT_SYSTEM;
 	}
 	printf("volume:          %s\n", argv[1]);
 	printf("format:          %d\n", cfg->format);
