@@ -28,6 +28,29 @@ static const char *const fields[] = { "key_arn", "region", "endpoint",
 				      "profile", "ciphertext_blob",
 				      "encryption_context", NULL };
 
+/* Non-empty, shorter than @p max, visible ASCII only. */
+static bool visible(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= max)
+		return false;
+	for (; *s; s++)
+		if (*s < 0x21 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* A profile names an INI section: no brackets, no separators. */
+static bool profile_ok(const char *p)
+{
+	if (!visible(p, 128) || strpbrk(p, "[]#;=")) {
+		log_err("invalid AWS profile name \"%.64s\"", p);
+		return false;
+	}
+	return true;
+}
+
 static int kms_validate(const json_t *params)
 {
 	const char *key;
@@ -66,11 +89,31 @@ static int kms_validate(const json_t *params)
 	}
 	ctx = json_object_get(params, "encryption_context");
 	if (!json_is_object(ctx) || json_object_size(ctx) != 1 ||
-	    !json_is_string(json_object_get(ctx, CONTEXT_KEY))) {
+	    !json_is_string(json_object_get(ctx, CONTEXT_KEY)) ||
+	    !visible(json_string_value(json_object_get(ctx, CONTEXT_KEY)), 64)) {
 		log_err("invalid volume config: key_source.encryption_context "
 			"must be {\"" CONTEXT_KEY "\": \"<uuid>\"}");
 		return -EINVAL;
 	}
+	if (!kms_region_ok(json_string_value(json_object_get(params, "region")))) {
+		log_err("invalid volume config: key_source.region is not an "
+			"AWS region name");
+		return -EINVAL;
+	}
+	v = json_object_get(params, "key_arn");
+	if (strncmp(json_string_value(v), "arn:", 4) ||
+	    !strstr(json_string_value(v), ":kms:") ||
+	    !visible(json_string_value(v), STR_MAX)) {
+		log_err("invalid volume config: key_source.key_arn is not a KMS "
+			"key ARN");
+		return -EINVAL;
+	}
+	v = json_object_get(params, "endpoint");
+	if (v && kms_endpoint_check(json_string_value(v)))
+		return -EINVAL;
+	v = json_object_get(params, "profile");
+	if (v && !profile_ok(json_string_value(v)))
+		return -EINVAL;
 	return 0;
 }
 
@@ -176,6 +219,8 @@ static int kms_enroll(const char *arg, const struct kp_options *opt,
 		return -EINVAL;
 	}
 	*params = NULL;
+	if (profile && !profile_ok(profile))
+		return -EINVAL;
 	r = connect_kms(opt ? opt->kms_region : NULL, profile,
 			opt ? opt->kms_endpoint : NULL, &t);
 	if (r)

@@ -42,7 +42,7 @@ void kms_install_json_allocator(void)
 	json_set_alloc_funcs(malloc, wipe_free);
 }
 
-static bool region_ok(const char *r)
+bool kms_region_ok(const char *r)
 {
 	size_t n = strlen(r);
 
@@ -76,29 +76,41 @@ static bool loopback_url(const char *url)
 	return true;
 }
 
+int kms_endpoint_check(const char *e)
+{
+	bool visible = true;
+
+	for (const char *p = e; *p; p++)
+		visible &= *p > 0x20 && *p < 0x7f;
+	if ((strncmp(e, "https://", 8) && strncmp(e, "http://", 7)) ||
+	    strlen(e) >= sizeof(((struct kms_target *)0)->endpoint) ||
+	    !visible) {
+		log_err("invalid KMS endpoint \"%.80s\": expected an "
+			"http(s) URL", e);
+		return -EINVAL;
+	}
+	if (!strncmp(e, "http://", 7) && !loopback_url(e)) {
+		log_err("KMS endpoint \"%.80s\": plain http is only "
+			"allowed to this machine (127.0.0.0/8, ::1, "
+			"localhost); use https", e);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int kms_target_endpoint(struct kms_target *t, const char *recorded)
 {
 	const char *e = recorded && *recorded ? recorded : getenv("AWS_ENDPOINT_URL_KMS");
 
-	if (!region_ok(t->region)) {
+	if (!kms_region_ok(t->region)) {
 		log_err("invalid AWS region \"%.40s\"", t->region);
 		return -EINVAL;
 	}
 	if (!e || !*e)
 		e = getenv("AWS_ENDPOINT_URL");
 	if (e && *e) {
-		if ((strncmp(e, "https://", 8) && strncmp(e, "http://", 7)) ||
-		    strlen(e) >= sizeof(t->endpoint) || strpbrk(e, " \r\n")) {
-			log_err("invalid KMS endpoint \"%.80s\": expected an "
-				"http(s) URL", e);
+		if (kms_endpoint_check(e))
 			return -EINVAL;
-		}
-		if (!strncmp(e, "http://", 7) && !loopback_url(e)) {
-			log_err("KMS endpoint \"%.80s\": plain http is only "
-				"allowed to this machine (127.0.0.0/8, ::1, "
-				"localhost); use https", e);
-			return -EINVAL;
-		}
 		snprintf(t->endpoint, sizeof(t->endpoint), "%s", e);
 		return 0;
 	}

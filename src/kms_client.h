@@ -7,6 +7,7 @@
 #define ATRESTFS_KMS_CLIENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "aws_creds.h"
 
@@ -15,6 +16,16 @@ struct kms_target {
 	char endpoint[512]; /* full URL */
 	const struct aws_creds *creds;
 };
+
+/** @return whether @p r looks like an AWS region name (a-z, 0-9, '-'). */
+bool kms_region_ok(const char *r);
+
+/**
+ * Check an endpoint URL: http(s), visible ASCII, and plain http only to
+ * this machine (a Decrypt answer carries the data key).
+ * @return 0 or -EINVAL (logged).
+ */
+int kms_endpoint_check(const char *url);
 
 /**
  * Fill @p t's endpoint: @p recorded (from the config or --kms-endpoint),

@@ -287,6 +287,38 @@ START_TEST(config_validation)
 	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
 	json_object_del(p, "region");
 	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
+	json_object_set_new(p, "region", json_string("us-east-1\n"));
+	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
+	json_object_set_new(p, "region", json_string("us-east-1"));
+	ck_assert_int_eq(kp_kms.validate(p), 0);
+	json_object_set_new(p, "key_arn", json_string("alias/x"));
+	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
+	json_object_set_new(p, "key_arn", json_string("arn:aws:kms:us-east-1:1:key/x\r\nX: y"));
+	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
+	json_object_set_new(p, "key_arn", json_string("arn:aws-cn:kms:cn-north-1:1:key/x"));
+	ck_assert_int_eq(kp_kms.validate(p), 0);
+	json_object_set_new(p, "endpoint", json_string("http://kms.example"));
+	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
+	json_object_set_new(p, "endpoint", json_string("https://kms.example"));
+	ck_assert_int_eq(kp_kms.validate(p), 0);
+	json_object_set_new(p, "profile", json_string("x]\n[default"));
+	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
+	json_object_set_new(p, "profile", json_string("node-1"));
+	ck_assert_int_eq(kp_kms.validate(p), 0);
+	json_object_set_new(p, "profile", json_string(""));
+	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
+	json_object_del(p, "profile");
+	json_object_set_new(p, "encryption_context", json_loads("{\"atrestfs:volume\":\"\"}", 0, NULL));
+	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
+	json_object_set_new(p, "encryption_context", json_loads("{\"atrestfs:volume\":7}", 0, NULL));
+	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
+	json_object_set_new(p, "encryption_context", json_string("u"));
+	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
+	json_object_set_new(p, "encryption_context", json_loads("{\"atrestfs:volume\":\"u\"}", 0, NULL));
+	json_object_set_new(p, "ciphertext_blob", json_string(""));
+	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
+	json_object_del(p, "ciphertext_blob");
+	ck_assert_int_eq(kp_kms.validate(p), -EINVAL);
 	json_decref(p);
 }
 END_TEST
