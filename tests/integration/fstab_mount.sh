@@ -31,6 +31,24 @@ mount -a -T "$FSTAB" || fail "mount -a failed"
 [ "$(cat "$MNT/file")" = "through fstab" ] || fail "data after mount -a"
 umount "$MNT"
 
+# mount -a again does not mount a second time over the first.
+mount -a -T "$FSTAB" || fail "mount -a failed"
+mount -a -T "$FSTAB" || fail "second mount -a failed"
+[ "$(grep -c " $MNT " /proc/mounts)" = 1 ] || fail "mount -a stacked mounts: $(grep " $MNT " /proc/mounts)"
+umount "$MNT"
+not_mounted "$MNT" || fail "still mounted after umount"
+
+# The helper's own flags: -f mounts nothing, -v says what it drops and
+# runs, -N is refused, a missing argument is a usage error.
+out=$("$MOUNT_HELPER" "$VOL" "$MNT" -fv -o rw,_netdev,x-systemd.automount,allow_other 2>&1) || fail "-f failed: $out"
+not_mounted "$MNT" || fail "-f (fake) mounted"
+grep -q "dropping userspace option _netdev" <<<"$out" && grep -q "mount $VOL $MNT -o rw,allow_other$" <<<"$out" ||
+	fail "-v output: $out"
+out=$("$MOUNT_HELPER" -N /proc/1/ns/mnt "$VOL" "$MNT" 2>&1) && fail "-N accepted"
+grep -q "namespace" <<<"$out" || fail "-N message: $out"
+"$MOUNT_HELPER" "$VOL" 2>/dev/null && fail "one argument accepted"
+not_mounted "$MNT" || fail "helper flag checks left a mount"
+
 # 2. encryption=off on an encrypted volume: mount(8) fails with the reason.
 echo "$VOL $MNT atrestfs encryption=off 0 0" >"$FSTAB"
 if out=$(mount -T "$FSTAB" "$MNT" 2>&1); then fail "encryption=off mounted an encrypted volume"; fi
@@ -41,6 +59,22 @@ echo "refused as expected: $out"
 echo "$VOL $MNT atrestfs encryption=off,nofail 0 0" >"$FSTAB"
 mount -T "$FSTAB" "$MNT" >/dev/null 2>&1 || true
 not_mounted "$MNT" || fail "nofail refused mount left a mount"
+
+# A plain volume: encryption=off reaches the daemon from an fstab line and
+# from mount(8)'s command line (as systemd runs it), though libmount keeps
+# that option from helpers.
+PLAIN=$WORK/plain
+atr create --no-encryption "$PLAIN" >/dev/null
+echo "$PLAIN $MNT atrestfs defaults,encryption=off,nofail 0 0" >"$FSTAB"
+mount -T "$FSTAB" "$MNT" || fail "plain volume from fstab"
+echo plain >"$MNT/p" && umount "$MNT"
+: >"$FSTAB"
+mount -T "$FSTAB" -t atrestfs -o _netdev,encryption=off "$PLAIN" "$MNT" || fail "plain volume from the command line"
+[ "$(cat "$MNT/p")" = plain ] || fail "plain data"
+umount "$MNT"
+if out=$(mount -T "$FSTAB" -t atrestfs "$PLAIN" "$MNT" 2>&1); then fail "plain volume mounted without encryption=off"; fi
+grep -q "plain volume" <<<"$out" || fail "message: $out"
+not_mounted "$MNT" || fail "refused plain mount left a mount"
 
 # 3. fuse.atrestfs through mount.fuse3, which runs `atrestfs` from the
 # standard PATH mount(8) gives helpers: the built binary is put there for
