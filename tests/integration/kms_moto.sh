@@ -47,6 +47,13 @@ roundtrip "iam user"
 AWS_SECRET_ACCESS_KEY=wrong-secret-0000000000000000000000000000 refuse_mount 3 "secret access key is wrong|SignatureDoesNotMatch" "$VOL"
 export AWS_ACCESS_KEY_ID=$R_AKID AWS_SECRET_ACCESS_KEY=$R_SECRET AWS_SESSION_TOKEN=$R_TOKEN
 roundtrip "assumed role"
+# create itself (DescribeKey, GenerateDataKey) signed with a session token
+atr create --key-source kms:alias/cache-test --kms-endpoint "$KMS_URL" "$WORK/vol-role" >/dev/null
+VOL=$WORK/vol-role roundtrip "created by an assumed role"
+AWS_SESSION_TOKEN= atr create --key-source kms:alias/cache-test --kms-endpoint "$KMS_URL" \
+	"$WORK/vol-notoken" 2>"$WORK/create.err" && fail "create without the session token succeeded"
+grep -q "not valid" "$WORK/create.err" || fail "create refusal: $(cat "$WORK/create.err")"
+[ ! -e "$WORK/vol-notoken" ] || fail "refused create left a volume"
 AWS_SESSION_TOKEN= refuse_mount 3 "not valid|InvalidClientTokenId" "$VOL"
 unset AWS_SESSION_TOKEN
 
