@@ -72,18 +72,41 @@ static int filter_options(const char *in, char *out, size_t cap, bool verbose)
 	return 0;
 }
 
+/* The last "encryption=..." token of comma-separated @p list into @p out. */
+static void last_encryption(const char *list, char *out, size_t cap)
+{
+	for (const char *t = list; t && *t; t = strchr(t, ',') ? strchr(t, ',') + 1 : NULL) {
+		size_t len = strcspn(t, ",");
+
+		if (len >= 11 && !strncmp(t, "encryption=", 11) && len < cap)
+			snprintf(out, cap, "%.*s", (int)len, t);
+	}
+}
+
+/* Whether two paths name the same file (exact strings when unresolvable). */
+static bool same_path(const char *a, const char *b)
+{
+	char ra[PATH_MAX], rb[PATH_MAX];
+
+	if (realpath(a, ra) && realpath(b, rb))
+		return !strcmp(ra, rb);
+	return !strcmp(a, b);
+}
+
 /*
  * libmount keeps "encryption=" for itself (the legacy loop-device option)
  * and never hands it to a helper, yet it is how an fstab line states that
  * a volume is plain. So it is read back from where mount(8) took it: its own
  * command line (-o ..., -T FILE / --fstab FILE), else LIBMOUNT_FSTAB, else
- * /etc/fstab, in the entry for this mount point.
+ * /etc/fstab, in the entry for this volume and mount point. Getting it
+ * wrong can only fail closed: the daemon refuses a plain volume without
+ * encryption=off and an encrypted one with it.
  */
 static void recover_encryption(const char *spec, const char *dir, char *opts,
 			       size_t cap, bool verbose)
 {
 	char path[64], args[8192], comm[32] = "", *fstab = getenv("LIBMOUNT_FSTAB");
-	char want_dir[PATH_MAX], have[PATH_MAX], found[64] = "";
+	char found[64] = "";
 	struct mntent *m;
 	ssize_t n = 0;
 	FILE *f;
@@ -101,31 +124,33 @@ static void recover_encryption(const char *spec, const char *dir, char *opts,
 		n = fd >= 0 ? read(fd, args, sizeof(args) - 1) : -1;
 		if (fd >= 0)
 			close(fd);
+		if (n < 0)
+			n = 0;
+		args[n] = '\0'; /* a cut command line ends in a string too */
 	}
 	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(args + i) + 1) {
-		const char *a = args + i, *next = i + (ssize_t)strlen(a) + 1 < n
-						? args + i + strlen(a) + 1 : NULL;
-		const char *e;
+		const char *a = args + i;
+		ssize_t next_i = i + (ssize_t)strlen(a) + 1;
+		const char *next = next_i < n ? args + next_i : NULL;
 
 		if ((!strcmp(a, "-T") || !strcmp(a, "--fstab")) && next)
 			fstab = (char *)next;
 		else if (!strncmp(a, "--fstab=", 8))
 			fstab = (char *)a + 8;
-		else if ((!strcmp(a, "-o") || !strcmp(a, "--options")) && next &&
-			 (e = strstr(next, "encryption=")) &&
-			 (e == next || e[-1] == ','))
-			snprintf(found, sizeof(found), "%.*s",
-				 (int)strcspn(e, ","), e);
+		else if ((!strcmp(a, "-o") || !strcmp(a, "--options")) && next)
+			last_encryption(next, found, sizeof(found));
+		else if (!strncmp(a, "-o", 2) && a[2])
+			last_encryption(a + 2, found, sizeof(found));
+		else if (!strncmp(a, "--options=", 10))
+			last_encryption(a + 10, found, sizeof(found));
 	}
-	if (!found[0] && realpath(dir, want_dir) &&
-	    (f = setmntent(fstab ? fstab : "/etc/fstab", "r"))) {
+	if (!found[0] && (f = setmntent(fstab ? fstab : "/etc/fstab", "r"))) {
 		while ((m = getmntent(f))) {
-			char *e = hasmntopt(m, "encryption");
-			if (!e || !realpath(m->mnt_dir, have) ||
-			    strcmp(have, want_dir) || strcmp(m->mnt_fsname, spec))
+			if (!same_path(m->mnt_dir, dir) ||
+			    !same_path(m->mnt_fsname, spec))
 				continue;
-			snprintf(found, sizeof(found), "%.*s",
-				 (int)strcspn(e, ","), e);
+			found[0] = '\0'; /* the last matching line counts */
+			last_encryption(m->mnt_opts, found, sizeof(found));
 		}
 		endmntent(f);
 	}
