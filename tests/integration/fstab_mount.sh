@@ -104,4 +104,18 @@ umount "$MNT"
 if touch "$MNT/after" 2>/dev/null; then fail "guard lost after unmount"; fi
 out=$(atr guard-mountpoint "$VOL" 2>&1) && fail "guarded a non-empty directory"
 grep -q "not empty" <<<"$out" || fail "message: $out"
+
+# 5. The documented fallback where the immutable attribute is missing: a
+# read-only bind of the bare mount point on itself, the volume on top.
+RO=$WORK/ro
+mkdir -p "$RO"
+_mounts+=("$RO" "$RO")
+mount --bind "$RO" "$RO" && mount -o remount,bind,ro "$RO" "$RO"
+if touch "$RO/leak" 2>/dev/null; then fail "wrote into the read-only bound mount point"; fi
+echo "$VOL $RO atrestfs defaults,nofail 0 0" >"$FSTAB"
+mount -T "$FSTAB" "$RO" || fail "mount over the read-only bind"
+echo inside >"$RO/ok" || fail "writing through the mount over the bind"
+umount "$RO"
+if touch "$RO/after" 2>/dev/null; then fail "read-only bind lost after unmount"; fi
+umount "$RO"
 echo "fstab: all cases hold"
