@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libcurl, used the same way for every call: no proxy for loopback
+ * libcurl, used the same way for every call: the URL parsed once by
+ * libcurl's URL API and checked on what that parse yields (the host curl
+ * will connect to, not a prefix of the string), no proxy for loopback
  * endpoints, TLS verification with the system CA store (libcurl's default)
  * for https, bounded connect and total time, and a response cap so that a
  * hostile endpoint cannot make the mount eat memory.
  */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +59,18 @@ static char *w_strdup(const char *s)
 	return d;
 }
 
+/* Before any other libcurl call, the URL parser included. */
+static void global_init(void)
+{
+	static int done;
+
+	if (!done) {
+		curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, w_free,
+				     w_realloc, w_strdup, calloc);
+		done = 1;
+	}
+}
+
 struct sink {
 	struct http_resp *resp;
 	int too_big;
@@ -86,27 +102,142 @@ static size_t on_data(char *p, size_t size, size_t n, void *userdata)
 	return len;
 }
 
+/* The parsed host: "127.x.y.z" (curl normalizes 127.1 and 0x7f.1 to it),
+ * "[::1]", or a name; only "localhost" counts among names. */
+static bool host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(host);
+
+	if (!strcasecmp(host, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n < 3 || n >= sizeof(buf) || host[0] != '[' || host[n - 1] != ']')
+		return false;
+	memcpy(buf, host + 1, n - 2);
+	buf[n - 2] = '\0';
+	return inet_pton(AF_INET6, buf, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* The instance metadata service is link-local: never via a proxy either. */
+static bool host_is_imds(const char *host)
+{
+	return !strcmp(host, "169.254.169.254") || !strcmp(host, "[fd00:ec2::254]");
+}
+
+/* @return whether @p part of @p u is present (and not empty). */
+static bool has_part(CURLU *u, CURLUPart part)
+{
+	char *v = NULL;
+	bool present = curl_url_get(u, part, &v, 0) == CURLUE_OK && v && *v;
+
+	curl_free(v);
+	return present;
+}
+
+/* Parse into @p u and check; on success *host is curl's (curl_free it). */
+static int url_parse(CURLU *u, const char *url, bool *https, char **host,
+		     const char **why)
+{
+	char *scheme = NULL;
+	int r = -EINVAL;
+
+	*host = NULL;
+	for (const char *p = url; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f) {
+			*why = "not visible ASCII";
+			return -EINVAL;
+		}
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+		*why = "not a URL";
+		return -EINVAL;
+	}
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") && strcmp(scheme, "https"))) {
+		*why = "not an http(s) URL";
+		goto out;
+	}
+	*https = !strcmp(scheme, "https");
+	if (has_part(u, CURLUPART_USER) || has_part(u, CURLUPART_PASSWORD) ||
+	    has_part(u, CURLUPART_OPTIONS) || strchr(url, '@')) {
+		*why = "user info (\"user@\") is not allowed";
+		goto out;
+	}
+	if (has_part(u, CURLUPART_ZONEID)) {
+		*why = "an IPv6 zone id is not allowed";
+		goto out;
+	}
+	if (has_part(u, CURLUPART_QUERY) || has_part(u, CURLUPART_FRAGMENT)) {
+		*why = "a query or fragment is not allowed";
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, host, 0) != CURLUE_OK || !**host) {
+		*why = "no host";
+		goto out;
+	}
+	r = 0;
+out:
+	if (r) {
+		curl_free(*host);
+		*host = NULL;
+	}
+	curl_free(scheme);
+	return r;
+}
+
+int http_url_parse(const char *url, bool *https, bool *loopback,
+		   const char **why)
+{
+	char *host;
+	CURLU *u;
+	int r;
+
+	global_init();
+	u = curl_url();
+	if (!u) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	r = url_parse(u, url, https, &host, why);
+	if (!r)
+		*loopback = host_is_loopback(host);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
+}
+
 int http_do(const struct http_req *req, struct http_resp *resp)
 {
-	static int global_done;
 	struct curl_slist *hdrs = NULL;
 	struct sink sink = { resp, 0 };
+	const char *why;
+	char *host = NULL;
+	bool https;
 	CURLcode cc;
+	CURLU *u;
 	CURL *c;
 	int r = 0;
 
 	memset(resp, 0, sizeof(*resp));
-	if (!global_done) {
-		curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, w_free,
-				     w_realloc, w_strdup, calloc);
-		global_done = 1;
-	}
+	global_init();
+	u = curl_url();
 	c = curl_easy_init();
-	if (!c)
-		return -ENOMEM;
+	if (!u || !c) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* curl connects with this very parse: what was checked is what is
+	 * contacted. */
+	r = url_parse(u, req->url, &https, &host, &why);
+	if (r)
+		goto out;
+	(void)https; /* the caller's policy (kms_endpoint_check) */
 	for (const char *const *h = req->headers; h && *h; h++)
 		hdrs = curl_slist_append(hdrs, *h);
-	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_CURLU, u);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -116,9 +247,7 @@ int http_do(const struct http_req *req, struct http_resp *resp)
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-	if (!strncmp(req->url, "http://127.", 11) ||
-	    !strncmp(req->url, "http://localhost", 16) ||
-	    !strncmp(req->url, "http://169.254.169.254", 22))
+	if (host_is_loopback(host) || host_is_imds(host))
 		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	if (req->body || strcmp(req->method, "GET")) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
@@ -144,8 +273,11 @@ int http_do(const struct http_req *req, struct http_resp *resp)
 		if (!resp->body)
 			r = -ENOMEM;
 	}
+out:
+	curl_free(host);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
+	curl_url_cleanup(u);
 	if (r)
 		http_resp_free(resp);
 	return r;

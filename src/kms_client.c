@@ -57,39 +57,26 @@ bool kms_region_ok(const char *r)
 
 /*
  * A Decrypt answer carries the data key: plain http is for a KMS on this
- * machine only (tests, a local proxy), everything else must be https.
+ * machine only (tests, a local proxy), everything else must be https. The
+ * URL is judged on libcurl's own parse of it (http.c), the one the request
+ * is then made with.
  */
-static bool loopback_url(const char *url)
-{
-	const char *h = url + 7; /* after "http://" */
-	size_t n = strcspn(h, ":/?#");
-
-	if (!strncmp(h, "[::1]", 5))
-		return h[5] == '\0' || strchr(":/", h[5]);
-	if (n == 9 && !strncasecmp(h, "localhost", 9))
-		return true;
-	if (strncmp(h, "127.", 4))
-		return false;
-	for (size_t i = 4; i < n; i++)
-		if (!isdigit((unsigned char)h[i]) && h[i] != '.')
-			return false;
-	return true;
-}
-
 int kms_endpoint_check(const char *e)
 {
-	bool visible = true;
+	const char *why = NULL;
+	bool https = false, loopback = false;
 
-	for (const char *p = e; *p; p++)
-		visible &= *p > 0x20 && *p < 0x7f;
-	if ((strncmp(e, "https://", 8) && strncmp(e, "http://", 7)) ||
-	    strlen(e) >= sizeof(((struct kms_target *)0)->endpoint) ||
-	    !visible) {
-		log_err("invalid KMS endpoint \"%.80s\": expected an "
-			"http(s) URL", e);
+	if (strlen(e) >= sizeof(((struct kms_target *)0)->endpoint)) {
+		log_err("invalid KMS endpoint: longer than %zu characters",
+			sizeof(((struct kms_target *)0)->endpoint) - 1);
 		return -EINVAL;
 	}
-	if (!strncmp(e, "http://", 7) && !loopback_url(e)) {
+	if (http_url_parse(e, &https, &loopback, &why)) {
+		log_err("invalid KMS endpoint \"%.80s\": %s; expected "
+			"http(s)://HOST[:PORT][/PATH]", e, why);
+		return -EINVAL;
+	}
+	if (!https && !loopback) {
 		log_err("KMS endpoint \"%.80s\": plain http is only "
 			"allowed to this machine (127.0.0.0/8, ::1, "
 			"localhost); use https", e);

@@ -258,6 +258,20 @@ START_TEST(endpoints_and_regions)
 	unsetenv("AWS_ENDPOINT_URL");
 	ck_assert_int_eq(kms_target_endpoint(&t, "ftp://x"), -EINVAL);
 	ck_assert_int_eq(kms_target_endpoint(&t, "http://a b"), -EINVAL);
+	/* judged on the host libcurl parses, not on a prefix of the string */
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://localhost:1@192.0.2.2:18777/"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://127.0.0.1:80@192.0.2.2/"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://[::1]@192.0.2.2/"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "https://user:pw@kms.example/"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "https://kms.example/?x=1"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://127.0.0.1/#@192.0.2.2"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://[::1%25lo]:4566/"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://[::2]:4566/"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://128.0.0.1/"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http:///"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "https://kms.example\x1b[2J/"), -EINVAL);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://127.255.255.254:1/"), 0);
+	ck_assert_int_eq(kms_target_endpoint(&t, "http://LOCALHOST:1/"), 0);
 	strcpy(t.region, "us-east-1:evil");
 	ck_assert_int_eq(kms_target_endpoint(&t, NULL), -EINVAL);
 	strcpy(t.region, "");
@@ -404,6 +418,40 @@ START_TEST(unlock_one_decrypt)
 END_TEST
 
 /* Every malformed or failing Decrypt answer: refused, key wiped, bounded. */
+/*
+ * A loopback endpoint is never reached through a proxy, whatever its
+ * spelling: the same parse decides "loopback" for the http check and for
+ * the proxy bypass. The proxy here is a port where nothing listens.
+ */
+START_TEST(loopback_bypasses_proxy)
+{
+	static const char *const forms[] = { "http://LOCALHOST:%d/",
+					     "http://127.1:%d/",
+					     "http://127.0.0.1:%d" };
+	uint8_t key[KEYPROV_KEY_LEN] = { 0 };
+	char url[64];
+	json_t *p;
+
+	env_creds();
+	setenv("http_proxy", "http://127.0.0.1:9", 1);
+	setenv("HTTPS_PROXY", "http://127.0.0.1:9", 1);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		SERVE({ 200, "{\"KeyId\":\"" ARN "\",\"Plaintext\":\"" PT "\"}" });
+		snprintf(url, sizeof(url), forms[i], srv.port);
+		p = recorded(url);
+		ck_assert_msg(kp_kms.unlock(p, NULL, UUID, key) == 0, "%s", url);
+		unserve();
+		ck_key_is_pattern(key);
+		ck_assert_uint_eq(srv.served, 1);
+		json_decref(p);
+	}
+	unsetenv("http_proxy");
+	unsetenv("HTTPS_PROXY");
+}
+END_TEST
+
 START_TEST(unlock_hostile_answers)
 {
 	static const struct {
@@ -734,6 +782,7 @@ int main(void)
 	T(error_text_is_printable);
 	T(enroll_requests_and_records);
 	T(unlock_one_decrypt);
+	T(loopback_bypasses_proxy);
 	T(unlock_hostile_answers);
 	T(unlock_oversized_and_unreachable);
 	T(enroll_hostile_answers);
