@@ -8,8 +8,8 @@
  *
  * The file is read from a backing directory that may have been tampered
  * with, so anything but a regular file of exactly NAMES_DIRID_LEN bytes is
- * refused, and it is opened non-blocking so a FIFO planted under its name
- * cannot hang the daemon.
+ * refused, and only a regular file is opened for reading (bkfile.c), so a
+ * FIFO or device node planted under its name is never opened.
  */
 #include "dirid.h"
 
@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bkfile.h"
 #include "crypto.h"
 #include "log.h"
 
@@ -108,47 +109,26 @@ int dirid_create(int dirfd, uint8_t id[NAMES_DIRID_LEN])
 
 int dirid_read(int dirfd, uint8_t id[NAMES_DIRID_LEN])
 {
-	uint8_t buf[NAMES_DIRID_LEN + 1];
-	struct stat st;
-	ssize_t n = 0, got;
-	int fd, r;
+	uint8_t buf[NAMES_DIRID_LEN];
+	size_t n;
+	int r;
 
-	fd = openat(dirfd, NAMES_DIRID_FILE,
-		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ENOENT) {
-			log_err("directory has no ID file %s: its names cannot "
-				"be read", NAMES_DIRID_FILE);
-			return r;
-		}
-		if (r == -ELOOP) /* a symlink planted in its place */
-			goto malformed;
-		log_err("cannot open directory ID file %s: %s",
+	r = bkfile_read(dirfd, NAMES_DIRID_FILE, buf, sizeof(buf), &n);
+	if (r == -ENOENT) {
+		log_err("directory has no ID file %s: its names cannot be read",
+			NAMES_DIRID_FILE);
+		return r;
+	}
+	if (r == -EIO || r == -EFBIG || (!r && n != NAMES_DIRID_LEN)) {
+		log_err("directory ID file %s is malformed (not a regular file "
+			"of exactly %d bytes)", NAMES_DIRID_FILE, NAMES_DIRID_LEN);
+		return -EIO;
+	}
+	if (r) {
+		log_err("cannot read directory ID file %s: %s",
 			NAMES_DIRID_FILE, strerror(-r));
 		return r;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    st.st_size != NAMES_DIRID_LEN)
-		goto malformed_fd;
-	/* Read one byte more than expected, so a file that grew is caught. */
-	while ((size_t)n < sizeof(buf)) {
-		got = read(fd, buf + n, sizeof(buf) - (size_t)n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		n += got;
-	}
-	if (n != NAMES_DIRID_LEN)
-		goto malformed_fd;
-	close(fd);
 	memcpy(id, buf, NAMES_DIRID_LEN);
 	return 0;
-malformed_fd:
-	close(fd);
-malformed:
-	log_err("directory ID file %s is malformed (not a regular file of "
-		"exactly %d bytes)", NAMES_DIRID_FILE, NAMES_DIRID_LEN);
-	return -EIO;
 }

@@ -28,6 +28,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "bkfile.h"
 #include "content.h"
 #include "dirid.h"
 #include "fs_inode.h"
@@ -198,8 +199,8 @@ static int plain_name(struct atr_fs *fs, struct fs_inode *dir,
 	char enc[NAMES_ENC_MAX + 1], path[NAME_MAX + 8];
 	uint8_t id[NAMES_DIRID_LEN];
 	const char *src = entry;
-	ssize_t n;
-	int fd, r;
+	size_t n;
+	int r;
 
 	if (!fs->encrypted) {
 		if (dir == fs_table_root(fs->table) && plain_reserved(entry))
@@ -218,12 +219,8 @@ static int plain_name(struct atr_fs *fs, struct fs_inode *dir,
 		return r;
 	if (names_is_long_entry(entry)) {
 		snprintf(path, sizeof(path), "%s%s", entry, NAMES_LONG_SUFFIX);
-		fd = openat(dir->fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return -EIO;
-		n = read(fd, enc, sizeof(enc) - 1);
-		close(fd);
-		if (n <= 0)
+		if (bkfile_read(dir->fd, path, enc, sizeof(enc) - 1, &n) ||
+		    n == 0)
 			return -EIO;
 		enc[n] = '\0';
 		/* The .name file must be the one this entry was named after. */

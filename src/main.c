@@ -274,10 +274,9 @@ static int cmd_info(int argc, char **argv)
 					       NULL, NULL, why, sizeof(why)));
 		return EXIT_REFUSED;
 	}
-	if (r == -EINVAL || r == -EFBIG || r == -ELOOP) {
+	if (r == -EINVAL || r == -EFBIG || r == -EIO) {
 		fprintf(stderr, "atrestfs: refused: the config of %s is "
-				"invalid%s\n", argv[1],
-			r == -ELOOP ? " (a symbolic link)" : " (see above)");
+				"invalid (see above)\n", argv[1]);
 		return EXIT_CONFIG;
 	}
 	if (r) {

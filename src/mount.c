@@ -128,6 +128,34 @@ static int unlock_volume(const struct volume_config *cfg, const char *arg,
 	return r;
 }
 
+/*
+ * "-o fsname=VOL,...": a comma or backslash in VOL is escaped, or a volume
+ * directory named "v,dev,suid" would add mount options of its own.
+ */
+static int add_fsname_opt(struct fuse_args *args, const char *vol)
+{
+	char *fsname = NULL, *opts = NULL, *arg = NULL;
+	int r = -1;
+
+	if (asprintf(&fsname, "fsname=%s", vol) < 0) {
+		fsname = NULL;
+		goto out;
+	}
+	if (fuse_opt_add_opt_escaped(&opts, fsname) ||
+	    fuse_opt_add_opt(&opts, "subtype=atrestfs,default_permissions"))
+		goto out;
+	if (asprintf(&arg, "-o%s", opts) < 0) {
+		arg = NULL;
+		goto out;
+	}
+	r = fuse_opt_add_arg(args, arg);
+out:
+	free(fsname);
+	free(opts);
+	free(arg);
+	return r;
+}
+
 static void audit(const struct volume_config *cfg, const char *vol,
 		  const char *outcome)
 {
@@ -153,7 +181,7 @@ int cmd_mount(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config lcfg = { .clone_fd = 0,
 					 .max_idle_threads = 10 };
-	char vol[PATH_MAX], ksname[32], fsname_opt[PATH_MAX + 64];
+	char vol[PATH_MAX], ksname[32];
 	const char *ksarg = NULL;
 	enum volume_verdict v;
 	struct stat st;
@@ -284,9 +312,7 @@ int cmd_mount(int argc, char **argv)
 	}
 
 	/* 4. The kernel mount, then the background. */
-	snprintf(fsname_opt, sizeof(fsname_opt),
-		 "-ofsname=%s,subtype=atrestfs,default_permissions", vol);
-	if (fuse_opt_add_arg(&args, fsname_opt))
+	if (add_fsname_opt(&args, vol))
 		goto out;
 	fs.debug = o.debug;
 	se = fuse_session_new(&args, &atr_ops, sizeof(atr_ops), &fs);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bkfile.h"
 #include "crypto.h"
 #include "keyprov.h"
 #include "log.h"
@@ -419,45 +420,28 @@ int volume_config_verify(const struct volume_config *cfg,
 
 int volume_config_load(const char *voldir, struct volume_config **out)
 {
-	char path[4096], *buf = NULL;
-	struct stat st;
-	ssize_t n;
-	int fd, r;
+	char path[4096], *buf;
+	size_t n;
+	int r;
 
 	*out = NULL;
 	if (snprintf(path, sizeof(path), "%s/%s", voldir, VOLUME_CONFIG_NAME) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno; /* -ENOENT: not a volume; the caller says so */
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		log_err("%s is not a regular file", path);
-		goto out;
-	}
-	if (st.st_size > VOLUME_CONFIG_MAX) {
-		r = -EFBIG;
-		log_err("invalid volume config: %s has %lld bytes, more than "
-			"the %d-byte limit", path, (long long)st.st_size,
-			VOLUME_CONFIG_MAX);
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
-	n = pread(fd, buf, (size_t)st.st_size + 1, 0);
-	if (n < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = volume_config_parse(buf, (size_t)n, out);
-out:
+	buf = malloc(VOLUME_CONFIG_MAX + 1);
+	if (!buf)
+		return -ENOMEM;
+	/* Only a regular file is opened for reading (bkfile.c). */
+	r = bkfile_read(AT_FDCWD, path, buf, VOLUME_CONFIG_MAX, &n);
+	if (r == -EFBIG)
+		log_err("invalid volume config: %s is larger than the %d-byte "
+			"limit", path, VOLUME_CONFIG_MAX);
+	else if (r == -EIO)
+		log_err("invalid volume config: %s is not a regular file", path);
+	if (!r)
+		r = volume_config_parse(buf, n, out);
 	free(buf);
-	close(fd);
-	return r;
+	return r; /* -ENOENT: not a volume; the caller says so */
 }
 
 int volume_config_store(const char *voldir, const struct volume_config *cfg)

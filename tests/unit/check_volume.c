@@ -666,7 +666,13 @@ START_TEST(load_refuses_non_regular)
 	ck_assert_int_eq(volume_config_store(target, cfg), 0);
 	strcat(target, "/" VOLUME_CONFIG_NAME);
 	ck_assert_int_eq(symlink(target, path), 0);
-	ck_assert_int_eq(volume_config_load(tmpdir, &back), -ELOOP);
+	ck_assert_int_eq(volume_config_load(tmpdir, &back), -EIO);
+	ck_assert_ptr_null(back);
+	unlink(path);
+	/* Neither is a FIFO opened (it would block) nor a device node. */
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(volume_config_load(tmpdir, &back), -EIO);
+	ck_assert_ptr_null(back);
 	volume_config_free(cfg);
 }
 END_TEST
