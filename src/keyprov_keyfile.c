@@ -53,21 +53,21 @@ static int create_keyfile(const char *path, uint8_t *fkey)
 		  0400);
 	if (fd < 0) {
 		r = -errno;
-		log_err("cannot create keyfile %s: %s", path, strerror(-r));
+		log_err("cannot create keyfile %s: %s", LOG_ESC(path), strerror(-r));
 		return r;
 	}
 	if (write(fd, fkey, KEYPROV_KEY_LEN) != KEYPROV_KEY_LEN || fsync(fd)) {
 		r = errno ? -errno : -EIO;
 		close(fd);
 		unlink(path);
-		log_err("cannot write keyfile %s: %s", path, strerror(-r));
+		log_err("cannot write keyfile %s: %s", LOG_ESC(path), strerror(-r));
 		return r;
 	}
 	close(fd);
 	r = fsync_parent(path);
 	if (!r)
 		log_info("created keyfile %s (mode 0400): keep it safe, the "
-			 "volume cannot be opened without it", path);
+			 "volume cannot be opened without it", LOG_ESC(path));
 	return r;
 }
 
@@ -83,9 +83,9 @@ static int read_keyfile(const char *path, uint8_t *fkey)
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ELOOP)
-			log_err("keyfile %s is a symbolic link: refused", path);
+			log_err("keyfile %s is a symbolic link: refused", LOG_ESC(path));
 		else
-			log_err("cannot open keyfile %s: %s", path,
+			log_err("cannot open keyfile %s: %s", LOG_ESC(path),
 				strerror(-r));
 		return r;
 	}
@@ -94,24 +94,24 @@ static int read_keyfile(const char *path, uint8_t *fkey)
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		log_err("keyfile %s is not a regular file", path);
+		log_err("keyfile %s is not a regular file", LOG_ESC(path));
 		r = -EINVAL;
 	} else if (st.st_mode & 077) {
 		log_err("keyfile %s is accessible by group or others (mode "
-			"%04o): chmod 0400 it", path, st.st_mode & 07777);
+			"%04o): chmod 0400 it", LOG_ESC(path), st.st_mode & 07777);
 		r = -EPERM;
 	} else if (st.st_uid != geteuid()) {
-		log_err("keyfile %s is owned by uid %u, not by uid %u", path,
+		log_err("keyfile %s is owned by uid %u, not by uid %u", LOG_ESC(path),
 			st.st_uid, geteuid());
 		r = -EPERM;
 	} else if (st.st_size != KEYPROV_KEY_LEN) {
 		log_err("keyfile %s has %lld bytes; a keyfile holds exactly %d",
-			path, (long long)st.st_size, KEYPROV_KEY_LEN);
+			LOG_ESC(path), (long long)st.st_size, KEYPROV_KEY_LEN);
 		r = -EINVAL;
 	} else {
 		n = pread(fd, fkey, KEYPROV_KEY_LEN, 0);
 		if (n != KEYPROV_KEY_LEN) {
-			log_err("cannot read keyfile %s", path);
+			log_err("cannot read keyfile %s", LOG_ESC(path));
 			r = -EIO;
 		}
 	}
@@ -184,7 +184,7 @@ static int keyfile_validate(const json_t *params)
 	json_object_foreach((json_t *)params, key, v) {
 		if (strcmp(key, "path") && strcmp(key, "wrapped_key")) {
 			log_err("invalid volume config: unknown field "
-				"\"%.64s\" in key_source", key);
+				"\"%.64s\" in key_source", LOG_ESC(key));
 			return -EINVAL;
 		}
 		if (!json_is_string(v) || json_string_length(v) >= PATH_MAX ||
@@ -241,7 +241,7 @@ static int keyfile_unlock(const json_t *params, const char *arg,
 	r = crypto_keyunwrap(kek, wrapped, WRAPPED_LEN, key, &olen);
 	if (r == -EBADMSG || (!r && olen != KEYPROV_KEY_LEN)) {
 		log_err("keyfile %s does not unlock this volume (wrong key "
-			"file)", path);
+			"file)", LOG_ESC(path));
 		secmem_wipe(key, KEYPROV_KEY_LEN);
 		r = -EKEYREJECTED;
 	}
@@ -253,7 +253,7 @@ out:
 static void keyfile_describe(const json_t *params, FILE *out)
 {
 	fprintf(out, "keyfile:         %s\n",
-		json_string_value(json_object_get(params, "path")));
+		LOG_ESC(json_string_value(json_object_get(params, "path"))));
 	fprintf(out, "wrapped key:     present, %d bytes (AES-256 key wrap, "
 		     "RFC 5649)\n", WRAPPED_LEN);
 }
@@ -261,7 +261,7 @@ static void keyfile_describe(const json_t *params, FILE *out)
 static void keyfile_audit_id(const json_t *params, char *buf, size_t n)
 {
 	snprintf(buf, n, "keyfile:%s",
-		 json_string_value(json_object_get(params, "path")));
+		 LOG_ESC(json_string_value(json_object_get(params, "path"))));
 }
 
 const struct keyprov kp_keyfile = {

@@ -45,7 +45,7 @@ static bool visible(const char *s, size_t max)
 static bool profile_ok(const char *p)
 {
 	if (!visible(p, 128) || strpbrk(p, "[]#;=")) {
-		log_err("invalid AWS profile name \"%.64s\"", p);
+		log_err("invalid AWS profile name \"%.64s\"", LOG_ESC(p));
 		return false;
 	}
 	return true;
@@ -63,7 +63,7 @@ static int kms_validate(const json_t *params)
 			known |= !strcmp(key, *f);
 		if (!known) {
 			log_err("invalid volume config: unknown field \"%.64s\" "
-				"in key_source", key);
+				"in key_source", LOG_ESC(key));
 			return -EINVAL;
 		}
 		if (!strcmp(key, "encryption_context"))
@@ -310,21 +310,23 @@ static int kms_unlock(const json_t *params, const char *arg,
 
 static void kms_describe(const json_t *params, FILE *out)
 {
-	fprintf(out, "kms key:         %s\n", str(params, "key_arn"));
-	fprintf(out, "kms region:      %s\n", str(params, "region"));
+	fprintf(out, "kms key:         %s\n", LOG_ESC(str(params, "key_arn")));
+	fprintf(out, "kms region:      %s\n", LOG_ESC(str(params, "region")));
 	if (str(params, "endpoint"))
-		fprintf(out, "kms endpoint:    %s\n", str(params, "endpoint"));
+		fprintf(out, "kms endpoint:    %s\n",
+			LOG_ESC(str(params, "endpoint")));
 	if (str(params, "profile"))
-		fprintf(out, "aws profile:     %s\n", str(params, "profile"));
+		fprintf(out, "aws profile:     %s\n",
+			LOG_ESC(str(params, "profile")));
 	fprintf(out, "kms context:     " CONTEXT_KEY "=%s\n",
-		json_string_value(json_object_get(
-			json_object_get(params, "encryption_context"), CONTEXT_KEY)));
+		LOG_ESC(json_string_value(json_object_get(
+			json_object_get(params, "encryption_context"), CONTEXT_KEY))));
 	fprintf(out, "wrapped key:     present (KMS CiphertextBlob)\n");
 }
 
 static void kms_audit_id(const json_t *params, char *buf, size_t n)
 {
-	snprintf(buf, n, "kms:%s", str(params, "key_arn"));
+	snprintf(buf, n, "kms:%s", LOG_ESC(str(params, "key_arn")));
 }
 
 const struct keyprov kp_kms = {

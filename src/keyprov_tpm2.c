@@ -112,7 +112,7 @@ static int tss_fail(const struct tpm *t, const char *call, TSS2_RC rc)
 
 	if (opening || rc_is_transport(rc)) {
 		log_err("TPM unreachable through TCTI \"%s\" (%s: 0x%08x %s)",
-			t->tcti_conf, call, rc, Tss2_RC_Decode(rc));
+			LOG_ESC(t->tcti_conf), call, rc, Tss2_RC_Decode(rc));
 		return -EHOSTUNREACH;
 	}
 	if (!strcmp(call, "Esys_TR_FromTPMPublic")) {
@@ -426,7 +426,7 @@ static int tpm2_validate(const json_t *params)
 		    strcmp(key, "public") && strcmp(key, "private") &&
 		    strcmp(key, "parent_name")) {
 			log_err("invalid volume config: unknown field \"%.64s\" "
-				"in key_source", key);
+				"in key_source", LOG_ESC(key));
 			return -EINVAL;
 		}
 		if (!json_is_string(v) || json_string_length(v) >= 2 * BLOB_MAX ||
@@ -531,7 +531,7 @@ static int tpm2_enroll(const char *arg, const struct kp_options *opt,
 		r = parse_handle(opt ? opt->tpm2_srk_handle : NULL, &srk);
 	if (!r && (!*tcti || strlen(tcti) >= TCTI_MAX)) {
 		log_err("invalid TCTI \"%.64s\": empty or longer than %d bytes",
-			tcti, TCTI_MAX - 1);
+			LOG_ESC(tcti), TCTI_MAX - 1);
 		r = -EINVAL;
 	}
 	if (r)
@@ -750,11 +750,12 @@ static void tpm2_describe(const json_t *params, FILE *out)
 
 	pcr_text(params_pcrs(params), pcrs, sizeof(pcrs));
 	fprintf(out, "tpm2 tcti:       %s\n",
-		json_string_value(json_object_get(params, "tcti")));
+		LOG_ESC(json_string_value(json_object_get(params, "tcti"))));
 	fprintf(out, "tpm2 pcrs:       %s%s\n", pcrs,
 		strcmp(pcrs, "none") ? " (sha256 bank, policy only)" : "");
 	fprintf(out, "tpm2 parent:     %s\n",
-		srk ? json_string_value(srk) : "ECC P-256 primary (owner hierarchy)");
+		srk ? LOG_ESC(json_string_value(srk))
+		    : "ECC P-256 primary (owner hierarchy)");
 	fprintf(out, "sealed key:      present (TPM2B_PUBLIC + TPM2B_PRIVATE)\n");
 }
 
@@ -764,7 +765,7 @@ static void tpm2_audit_id(const json_t *params, char *buf, size_t n)
 
 	pcr_text(params_pcrs(params), pcrs, sizeof(pcrs));
 	snprintf(buf, n, "tpm2:tcti=%s,pcrs=%s",
-		 json_string_value(json_object_get(params, "tcti")), pcrs);
+		 LOG_ESC(json_string_value(json_object_get(params, "tcti"))), pcrs);
 }
 
 const struct keyprov kp_tpm2 = {

@@ -73,13 +73,13 @@ int kms_endpoint_check(const char *e)
 	}
 	if (http_url_parse(e, &https, &loopback, &why)) {
 		log_err("invalid KMS endpoint \"%.80s\": %s; expected "
-			"http(s)://HOST[:PORT][/PATH]", e, why);
+			"http(s)://HOST[:PORT][/PATH]", LOG_ESC(e), why);
 		return -EINVAL;
 	}
 	if (!https && !loopback) {
 		log_err("KMS endpoint \"%.80s\": plain http is only "
 			"allowed to this machine (127.0.0.0/8, ::1, "
-			"localhost); use https", e);
+			"localhost); use https", LOG_ESC(e));
 		return -EINVAL;
 	}
 	return 0;
@@ -90,7 +90,7 @@ int kms_target_endpoint(struct kms_target *t, const char *recorded)
 	const char *e = recorded && *recorded ? recorded : getenv("AWS_ENDPOINT_URL_KMS");
 
 	if (!kms_region_ok(t->region)) {
-		log_err("invalid AWS region \"%.40s\"", t->region);
+		log_err("invalid AWS region \"%.40s\"", LOG_ESC(t->region));
 		return -EINVAL;
 	}
 	if (!e || !*e)

@@ -2,12 +2,15 @@
 /*
  * Logging backend: stderr before daemonizing, syslog after. The audit line
  * goes to syslog in both cases so that each mount attempt leaves a trace on
- * the node, the local counterpart of the KMS's own audit log.
+ * the node, the local counterpart of the KMS's own audit log. Strings
+ * from a volume config are attacker-chosen: log_esc() keeps them from
+ * forging lines or driving a terminal.
  */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 
 enum log_level log_threshold = LOG_LVL_INFO;
@@ -51,4 +54,45 @@ void log_audit(const char *fmt, ...)
 	va_end(ap);
 	if (!to_syslog)
 		closelog();
+}
+
+const char *log_esc(const char *s, char *buf, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (!s)
+		s = "(null)";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char e[5];
+		size_t k;
+
+		if (c == '\\' || c == '"') {
+			e[0] = '\\';
+			e[1] = (char)c;
+			k = 2;
+		} else if (c < 0x20 || c >= 0x7f) {
+			e[0] = '\\';
+			e[1] = 'x';
+			e[2] = hex[c >> 4];
+			e[3] = hex[c & 15];
+			k = 4;
+		} else {
+			e[0] = (char)c;
+			k = 1;
+		}
+		if (o + k + 4 > n) { /* room for "..." and the NUL */
+			if (n >= 4) {
+				memcpy(buf + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		memcpy(buf + o, e, k);
+		o += k;
+	}
+	if (n)
+		buf[o < n ? o : n - 1] = '\0';
+	return buf;
 }

@@ -9,6 +9,7 @@
 #define ATRESTFS_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_LVL_NONE = -1, LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DBG };
 
@@ -22,6 +23,22 @@ void log_set_level(enum log_level lvl);
 
 void log_printf(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+#define LOG_ESC_MAX 512
+
+/**
+ * Make @p s safe to print on one line of a terminal or a log: control
+ * bytes, DEL, bytes >= 0x80 (C1 controls and anything not ASCII),
+ * backslash and '"' become \xNN, \\ or \"; output longer than @p n - 1
+ * is cut and ends in "...". Every string that comes from a volume config
+ * or another untrusted place goes through it before it is printed.
+ * @return @p buf. NULL prints as "(null)".
+ */
+const char *log_esc(const char *s, char *buf, size_t n);
+
+/** log_esc() into a temporary that lives until the end of the statement's
+ *  enclosing block: printf("%s", LOG_ESC(x)). */
+#define LOG_ESC(s) log_esc((s), (char[LOG_ESC_MAX]){ 0 }, LOG_ESC_MAX)
 
 /** One audit line to syslog (always, whatever the threshold): mount outcome. */
 void log_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

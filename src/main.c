@@ -284,16 +284,16 @@ static int cmd_info(int argc, char **argv)
 			argv[1], strerror(-r));
 		return EXIT_SYSTEM;
 	}
-	printf("volume:          %s\n", argv[1]);
+	printf("volume:          %s\n", LOG_ESC(argv[1]));
 	printf("format:          %d\n", cfg->format);
-	printf("uuid:            %s\n", cfg->uuid);
-	printf("created:         %s\n", cfg->created);
+	printf("uuid:            %s\n", LOG_ESC(cfg->uuid));
+	printf("created:         %s\n", LOG_ESC(cfg->created));
 	printf("encryption:      %s\n", cfg->encrypted ? "yes" : "no");
 	if (cfg->encrypted) {
 		printf("cipher:          %s, %d-byte blocks\n", VOLUME_CIPHER,
 		       VOLUME_BLOCK_SIZE);
 		printf("names:           %s\n", VOLUME_NAME_SCHEME);
-		printf("key source:      %s\n", cfg->key_source);
+		printf("key source:      %s\n", LOG_ESC(cfg->key_source));
 		kp = keyprov_find(cfg->key_source);
 		if (kp)
 			keyprov_describe(kp, cfg->key_params, stdout);

@@ -166,8 +166,9 @@ static void audit(const struct volume_config *cfg, const char *vol,
 
 	if (kp && kp->audit_id)
 		kp->audit_id(cfg->key_params, id, sizeof(id));
-	log_audit("mount volume=%s uuid=%s key_source=%s outcome=%s", vol,
-		  cfg ? cfg->uuid : "-", id, outcome);
+	/* id is escaped by the key source; vol and uuid are escaped here */
+	log_audit("mount volume=\"%s\" uuid=%s key_source=\"%s\" outcome=%s",
+		  LOG_ESC(vol), cfg ? LOG_ESC(cfg->uuid) : "-", id, outcome);
 }
 
 int cmd_mount(int argc, char **argv)

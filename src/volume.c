@@ -188,7 +188,8 @@ static int expect_string(json_t *root, const char *key, const char *want)
 		return r;
 	if (strcmp(buf, want)) {
 		log_err("invalid volume config: unsupported %s \"%s\" "
-			"(this version knows only \"%s\")", key, buf, want);
+			"(this version knows only \"%s\")", key, LOG_ESC(buf),
+			want);
 		return -EINVAL;
 	}
 	return 0;
@@ -230,7 +231,7 @@ static int parse_root(json_t *root, struct volume_config *cfg)
 	json_object_foreach(root, key, v) {
 		if (!in_list(key, cfg->encrypted ? enc_fields : plain_fields)) {
 			log_err("invalid volume config: unknown field \"%.64s\"%s",
-				key,
+				LOG_ESC(key),
 				in_list(key, enc_fields)
 					? " (not allowed in a plain volume)"
 					: "");
@@ -277,7 +278,7 @@ static int parse_root(json_t *root, struct volume_config *cfg)
 		return r;
 	if (!keyprov_find(cfg->key_source)) {
 		log_err("invalid volume config: unknown key source \"%s\"",
-			cfg->key_source);
+			LOG_ESC(cfg->key_source));
 		return -EINVAL;
 	}
 	cfg->key_params = json_deep_copy(ks);
