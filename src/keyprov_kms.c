@@ -286,10 +286,16 @@ static int kms_unlock(const json_t *params, const char *arg,
 	r = kms_validate(params);
 	if (r)
 		return r;
+	/* A context naming another volume means this key_source was made
+	 * for another volume (copied in or swapped): never ask KMS. */
 	ctx = json_object_get(params, "encryption_context");
-	if (strcmp(json_string_value(json_object_get(ctx, CONTEXT_KEY)), volume_uuid))
-		log_warn("the recorded encryption context names another volume "
-			 "than %s", volume_uuid);
+	if (strcmp(json_string_value(json_object_get(ctx, CONTEXT_KEY)), volume_uuid)) {
+		log_err("refused: the recorded KMS encryption context names "
+			"volume %s, not this volume %s: the key source was "
+			"made for another volume", LOG_ESC(json_string_value(
+			json_object_get(ctx, CONTEXT_KEY))), LOG_ESC(volume_uuid));
+		return -EKEYREJECTED;
+	}
 	r = connect_kms(str(params, "region"), str(params, "profile"),
 			str(params, "endpoint"), &t);
 	if (r)

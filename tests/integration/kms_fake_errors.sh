@@ -47,4 +47,9 @@ expect 3 "only a symmetric encryption key" "$ATRESTFS" create --key-source kms:a
 [ ! -e "$WORK/v2" ] || fail "refused create left a directory"
 echo invalid_key_usage >"$MODE"
 expect 3 "cannot make data keys" "$ATRESTFS" create --key-source kms:alias/hmac --kms-endpoint "$URL" "$WORK/v3"
+
+# The encryption context of another volume: refused before KMS is asked.
+echo ok >"$MODE"
+edit_config "$VOL" 'c["key_source"]["encryption_context"]["atrestfs:volume"]="0c6e7a7e-0000-4000-8000-000000000001"'
+expect 3 "encryption context names volume 0c6e7a7e-0000-4000-8000-000000000001, not this volume" "$ATRESTFS" mount "$VOL" "$MNT"
 echo "kms fake: every failure refused with its message"

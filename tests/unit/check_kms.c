@@ -414,6 +414,16 @@ START_TEST(unlock_one_decrypt)
 	ck_assert_ptr_null(strstr(srv.req[0], "X-Amz-Security-Token"));
 	ck_assert_int_eq(kp_kms.unlock(p, "extra-arg", UUID, key), -EINVAL);
 	json_decref(p);
+	/* A context naming another volume: refused, and KMS never asked. */
+	SERVE({ 200, "{\"KeyId\":\"" ARN "\",\"Plaintext\":\"" PT "\"}" });
+	p = recorded(srv.url);
+	memset(key, 0, sizeof(key));
+	ck_assert_int_eq(kp_kms.unlock(p, NULL, "00000000-0000-4000-8000-000000000000", key),
+			 -EKEYREJECTED);
+	unserve();
+	ck_assert_uint_eq(srv.served, 0);
+	ck_key_is_zero(key);
+	json_decref(p);
 }
 END_TEST
 
