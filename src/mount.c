@@ -25,6 +25,7 @@
 #include "keyprov.h"
 #include "log.h"
 #include "names.h"
+#include "sandbox.h"
 #include "secmem.h"
 #include "volume.h"
 
@@ -333,6 +334,11 @@ int cmd_mount(int argc, char **argv)
 		goto out_unmount;
 	if (!o.foreground)
 		log_use_syslog(true);
+	/* 5. From here on, only what serving requests needs. */
+	if (sandbox_apply()) {
+		log_err("refusing to serve %s without the sandbox", LOG_ESC(vol));
+		goto out_unmount;
+	}
 	rc = fuse_session_loop_mt(se, &lcfg) ? EXIT_SYSTEM : 0;
 out_unmount:
 	fuse_session_unmount(se);

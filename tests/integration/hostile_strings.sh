@@ -21,7 +21,8 @@ grep -qF 'keyfile:         '"$WORK"'/k\x0aoutcome=mounted\x0akms key:' "$WORK/in
 	fail "path not escaped as expected: $(cat "$WORK/info")"
 
 # The syslog audit line, caught on a private /dev/log in a private mount
-# namespace (the mount is refused: no key at that path).
+# namespace (the mount is refused: no key at that path, or, on a node that
+# pins its volumes, a keyfile path that is not the pinned one).
 python3 - "$WORK/log.sock" "$WORK/syslog" <<'PY' &
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -40,7 +41,7 @@ for _ in $(seq 50); do [ -S "$WORK/log.sock" ] && break; sleep 0.1; done
 rc=0
 unshare -m bash -c "mount -t tmpfs none /dev && ln -s '$WORK/log.sock' /dev/log &&
 	exec '$ATRESTFS' mount '$VOL' '$MNT'" >"$WORK/mount.out" 2>&1 || rc=$?
-[ "$rc" = 3 ] || fail "mount: exit $rc, expected 3: $(cat "$WORK/mount.out")"
+[ "$rc" = 2 ] || [ "$rc" = 3 ] || fail "mount: exit $rc, expected a refusal: $(cat "$WORK/mount.out")"
 not_mounted "$MNT" || fail "mounted"
 clean "$WORK/mount.out" || fail "control bytes in mount messages: $(od -c "$WORK/mount.out" | head)"
 grep -q "^outcome=mounted" "$WORK/mount.out" && fail "a line was forged on stderr"
@@ -51,6 +52,6 @@ grep -a "mount volume=" "$WORK/syslog" >"$WORK/audit" || fail "no audit line: $(
 echo "audit: $(cat "$WORK/audit")"
 [ "$(wc -l <"$WORK/audit")" = 1 ] || fail "audit record spans lines"
 clean "$WORK/audit" || fail "control bytes in the audit line"
-grep -q 'key_source="keyfile:.*k\\x0aoutcome=mounted\\x0akms key:.*outcome=refused: key not obtained' "$WORK/audit" ||
+grep -q 'key_source="keyfile:.*k\\x0aoutcome=mounted\\x0akms key:.*outcome=refused' "$WORK/audit" ||
 	fail "audit line not escaped as expected"
 echo "config strings escaped in info, messages and the audit line"

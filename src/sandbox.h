@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Least privilege for the mounted daemon: once the kernel mount is made and
+ * the process has daemonized, it keeps only the capabilities that serving
+ * file-system requests needs, sets no_new_privs, and confines itself to an
+ * allowlist of system calls (seccomp, through libseccomp). doc/daemon.md
+ * lists both and says why each entry is there.
+ */
+#ifndef ATRESTFS_SANDBOX_H
+#define ATRESTFS_SANDBOX_H
+
+#include <stdint.h>
+
+/**
+ * The capabilities the daemon keeps (a mask of 1 << CAP_x; all are below
+ * 32). Exposed so the tests compare /proc/PID/status against it.
+ */
+uint64_t sandbox_kept_caps(void);
+
+/**
+ * Confine the calling process for good: bounding and ambient sets
+ * cleared but for sandbox_kept_caps(), permitted/effective reduced to it
+ * (on the calling thread: call it before any other thread exists), no
+ * new privileges, and the seccomp filter loaded on every thread. A call
+ * outside the allowlist fails with EPERM instead of killing the process.
+ * Opens the syslog connection first (LOG_NDELAY): socket() and connect()
+ * are not allowed afterwards.
+ * @return 0, or a negative errno (logged) when the filter could not be
+ * built or loaded; nothing is half applied when building fails.
+ */
+int sandbox_apply(void);
+
+#endif

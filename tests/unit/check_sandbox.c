@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The daemon's sandbox, applied by the very function the daemon calls, in
+ * a forked child: calls outside the allowlist (execve, an AF_INET socket,
+ * ptrace, a signal to another process, mount, setuid) fail with EPERM and
+ * the process lives on; the calls serving requests need still work; the
+ * status file shows no_new_privs, a seccomp filter and the reduced sets.
+ * The child ends with _exit(): the sanitizers' exit-time leak check would
+ * itself need ptrace.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "log.h"
+#include "sandbox.h"
+
+/* Runs in the sandboxed child: the number of the first failed check. */
+static int checks(void)
+{
+	char prog[] = "/bin/true", buf[4096], want[64], *p;
+	char *const argv[] = { prog, NULL };
+	int pfd[2], fd;
+	ssize_t n;
+
+	errno = 0;
+	if (execve(prog, argv, NULL) != -1 || errno != EPERM)
+		return 1;
+	errno = 0;
+	if (socket(AF_INET, SOCK_STREAM, 0) != -1 || errno != EPERM)
+		return 2;
+	errno = 0;
+	if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != -1 || errno != EPERM)
+		return 3;
+	errno = 0;
+	if (kill(getppid(), 0) != -1 || errno != EPERM)
+		return 4;
+	errno = 0;
+	if (mount("none", "/mnt", "tmpfs", 0, NULL) != -1 || errno != EPERM)
+		return 5;
+	errno = 0;
+	if (setuid(65534) != -1 || errno != EPERM)
+		return 6;
+	errno = 0;
+	if (socket(AF_UNIX, SOCK_DGRAM, 0) != -1 || errno != EPERM)
+		return 7;
+	/* what serving requests needs */
+	if (pipe2(pfd, O_CLOEXEC) || write(pfd[1], "abc", 3) != 3 ||
+	    read(pfd[0], buf, sizeof(buf)) != 3 || memcmp(buf, "abc", 3))
+		return 10;
+	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 11;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 12;
+	buf[n] = '\0';
+	if (!strstr(buf, "NoNewPrivs:\t1\n") || !strstr(buf, "Seccomp:\t2\n"))
+		return 13;
+	if (geteuid() == 0) {
+		snprintf(want, sizeof(want), "CapEff:\t%016llx\n",
+			 (unsigned long long)sandbox_kept_caps());
+		if (!strstr(buf, want))
+			return 14;
+		snprintf(want, sizeof(want), "CapBnd:\t%016llx\n",
+			 (unsigned long long)sandbox_kept_caps());
+		if (!strstr(buf, want))
+			return 15;
+	}
+	p = malloc(1 << 20); /* a fresh mmap */
+	if (!p)
+		return 16;
+	memset(p, 1, 1 << 20);
+	free(p);
+	return 0;
+}
+
+START_TEST(refused_calls_are_eperm)
+{
+	int st;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (sandbox_apply())
+			_exit(100);
+		_exit(checks());
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st), "sandboxed child killed by signal %d",
+		      WTERMSIG(st));
+	ck_assert_msg(WEXITSTATUS(st) == 0, "check %d failed", WEXITSTATUS(st));
+}
+END_TEST
+
+START_TEST(kept_caps_are_the_documented_ones)
+{
+	/* CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID SETGID SETUID MKNOD */
+	ck_assert_uint_eq(sandbox_kept_caps(), 0x80000dfull);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("sandbox");
+
+	log_set_level(LOG_LVL_NONE);
+	ADD_TEST(s, refused_calls_are_eperm);
+	ADD_TEST(s, kept_caps_are_the_documented_ones);
+	return run_suite(s);
+}
