@@ -329,8 +329,14 @@ static int cmd_pin(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!realpath(argv[i], vol)) {
-		fprintf(stderr, "atrestfs: %s: %s\n", argv[i], strerror(errno));
-		return EXIT_REFUSED;
+		/* The record of a volume already deleted can still go. */
+		if (!remove || errno != ENOENT || argv[i][0] != '/' ||
+		    strlen(argv[i]) >= sizeof(vol)) {
+			fprintf(stderr, "atrestfs: %s: %s\n", argv[i],
+				strerror(errno));
+			return EXIT_REFUSED;
+		}
+		strcpy(vol, argv[i]);
 	}
 	if (remove) {
 		r = pin_record_remove(vol, where, sizeof(where));
