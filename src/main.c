@@ -25,6 +25,7 @@
 #include "mountpoint.h"
 #include "pin.h"
 #include "secmem.h"
+#include "unlock.h"
 #include "volume.h"
 
 enum exit_code {
@@ -132,7 +133,7 @@ static int create_encrypted(const char *dir, struct volume_config *cfg,
 		return EXIT_SYSTEM;
 	/* 1. The key source makes (or has made) the key and wraps it. */
 	snprintf(cfg->key_source, sizeof(cfg->key_source), "%s", kp->name);
-	r = keyprov_enroll(kp, arg, opt, cfg->uuid, vkey, &cfg->key_params);
+	r = unlock_enroll(kp, arg, opt, cfg->uuid, vkey, &cfg->key_params);
 	if (r) {
 		rc = EXIT_KEY;
 		goto out;

@@ -13,6 +13,9 @@
 #ifndef ATRESTFS_UNLOCK_H
 #define ATRESTFS_UNLOCK_H
 
+#include <stdint.h>
+
+#include "keyprov.h"
 #include "pin.h"
 #include "volume.h"
 
@@ -34,5 +37,14 @@
  */
 int unlock_volume_keys(const char *voldir, const struct volume_config *cfg,
 		       const struct node_pins *pins, struct volume_keys **keys);
+
+/**
+ * At create: keyprov_enroll() in the same kind of throwaway child, which
+ * hands back the new volume key and the source's parameters (JSON text,
+ * parsed strictly here). Same contract as keyprov_enroll().
+ */
+int unlock_enroll(const struct keyprov *kp, const char *arg,
+		  const struct kp_options *opt, const char *volume_uuid,
+		  uint8_t *key, json_t **params);
 
 #endif
