@@ -530,6 +530,25 @@ static int merge_options(struct node_pins *p, const struct pin_opts *o)
 	return r;
 }
 
+int pin_record_parse(const char *voldir, const char *text, size_t len,
+		     struct node_pins **out)
+{
+	struct node_pins *p = calloc(1, sizeof(*p));
+	int r;
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->encrypted = -1;
+	snprintf(p->record, sizeof(p->record), "(text)");
+	r = record_parse(p, voldir, text, len);
+	if (r)
+		pin_free(p);
+	else
+		*out = p;
+	return r;
+}
+
 int pin_resolve(const char *voldir, const struct pin_opts *o,
 		struct node_pins **out)
 {

@@ -55,6 +55,14 @@ int pin_resolve(const char *voldir, const struct pin_opts *o,
 void pin_free(struct node_pins *p);
 
 /**
+ * Parse the text of a node record strictly (hostile input: any length, any
+ * content): -EPERM with a message unless it is a well-formed record of
+ * exactly @p voldir. pin_resolve() reads the file with this.
+ */
+int pin_record_parse(const char *voldir, const char *text, size_t len,
+		     struct node_pins **out);
+
+/**
  * Does @p cfg agree with the pins? -EPERM with a message that names the
  * first mismatch (field, both values, where the pin came from), or says
  * that an encrypted volume is not pinned on this node at all. A plain
