@@ -530,18 +530,18 @@ static int merge_options(struct node_pins *p, const struct pin_opts *o)
 	return r;
 }
 
-int pin_record_parse(const char *voldir, const char *text, size_t len,
-		     struct node_pins **out)
+static struct node_pins *pins_new(void)
 {
 	struct node_pins *p = calloc(1, sizeof(*p));
-	int r;
 
-	*out = NULL;
-	if (!p)
-		return -ENOMEM;
-	p->encrypted = -1;
-	snprintf(p->record, sizeof(p->record), "(text)");
-	r = record_parse(p, voldir, text, len);
+	if (p)
+		p->encrypted = -1;
+	return p;
+}
+
+/* @p p to the caller on success, freed on failure. */
+static int hand_over(struct node_pins *p, int r, struct node_pins **out)
+{
 	if (r)
 		pin_free(p);
 	else
@@ -549,27 +549,33 @@ int pin_record_parse(const char *voldir, const char *text, size_t len,
 	return r;
 }
 
+int pin_record_parse(const char *voldir, const char *text, size_t len,
+		     struct node_pins **out)
+{
+	struct node_pins *p = pins_new();
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	snprintf(p->record, sizeof(p->record), "(text)");
+	return hand_over(p, record_parse(p, voldir, text, len), out);
+}
+
 int pin_resolve(const char *voldir, const struct pin_opts *o,
 		struct node_pins **out)
 {
-	struct node_pins *p = calloc(1, sizeof(*p));
+	struct node_pins *p = pins_new();
 	int r;
 
 	*out = NULL;
 	if (!p)
 		return -ENOMEM;
-	p->encrypted = -1;
 	r = record_load(p, voldir);
 	if (!r && o)
 		r = merge_options(p, o);
 	if (!r && o && o->tpm2_tcti && !(p->tcti = strdup(o->tpm2_tcti)))
 		r = -ENOMEM;
-	if (r) {
-		pin_free(p);
-		return r;
-	}
-	*out = p;
-	return 0;
+	return hand_over(p, r, out);
 }
 
 void pin_free(struct node_pins *p)
