@@ -73,6 +73,10 @@ refuse_mount 2 "uuid=NOT-A-UUID is not a volume UUID" "$V" -o uuid=NOT-A-UUID
 refuse_mount 2 "tpm2_pcrs= does not apply to key source keyfile" "$V" -o tpm2_pcrs=7
 refuse_mount 2 "kms_region= does not apply to key source keyfile" "$V" -o kms_region=us-east-1
 atr_mount "$V" "$MNT" -o "uuid=$V_UUID,key_source=keyfile"; atr_umount "$MNT"
+# A key source's own refusal stays a key failure (exit 3), not a pin one.
+chmod 0644 "$WORK/vkey"
+refuse_mount 3 "keyfile $WORK/vkey is accessible by group or others" "$V"
+chmod 0400 "$WORK/vkey"
 
 # 4. Not pinned (node rebuilt, disk kept): refused; the fstab line that
 # create printed pins it on its own; `atrestfs pin` writes the record again.
