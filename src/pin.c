@@ -294,6 +294,7 @@ static int record_parse(struct node_pins *p, const char *voldir,
 	ks = json_object_get(root, "key_source");
 	if (!p->encrypted) {
 		r = ks ? refuse_record(p, "gives a plain volume a key source") : 0;
+		p->have_record = !r;
 		goto out;
 	}
 	v = json_object_get(ks, "type");

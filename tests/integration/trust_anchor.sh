@@ -66,6 +66,13 @@ grep -q "keyfile $V/.k" <<<"$out" && fail "the planted keyfile was read: $out"
 restore
 atr_mount "$V" "$MNT"; cmp "$MNT/s" "$WORK/secret" || fail "victim data"; atr_umount "$MNT"
 
+# A plain volume is pinned too: another plain volume's config is refused.
+atr create --no-encryption "$WORK/plainA" >/dev/null
+atr create --no-encryption "$WORK/plainB" >/dev/null
+A_UUID=$(conf_of "$WORK/plainA" uuid)
+chmod u+w "$WORK/plainA/atrestfs.conf"; cp "$WORK/plainB/atrestfs.conf" "$WORK/plainA/atrestfs.conf"
+refuse_mount 2 "the volume UUID is $(conf_of "$WORK/plainB" uuid) in the volume config but $A_UUID in the node record" "$WORK/plainA" -o encryption=off
+
 # 3. Mount options against the record; stray and malformed options.
 OTHER=$(python3 -c 'import uuid; print(uuid.uuid4())')
 refuse_mount 2 "mount option uuid=$OTHER, but the node record .* pins $V_UUID" "$V" -o "uuid=$OTHER"

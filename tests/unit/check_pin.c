@@ -150,6 +150,23 @@ START_TEST(unpinned_encrypted_refused_plain_passes)
 	ck_assert_int_eq(resolve_check(&o, cfg), 0);
 	ck_assert_int_eq(volume_config_new(false, &plain), 0);
 	ck_assert_int_eq(resolve_check(NULL, plain), 0);
+	/* Once pinned, a plain volume is held to its record too. */
+	{
+		char where[PATH_MAX + 128];
+		struct node_pins *p;
+		struct volume_config *other;
+
+		ck_assert_int_eq(pin_record_store(vol, plain, where,
+						  sizeof(where)), 0);
+		ck_assert_int_eq(pin_resolve(vol, NULL, &p), 0);
+		ck_assert(pin_has_record(p));
+		pin_free(p);
+		ck_assert_int_eq(resolve_check(NULL, plain), 0);
+		ck_assert_int_eq(volume_config_new(false, &other), 0);
+		ck_assert_int_eq(resolve_check(NULL, other), PIN_REFUSED);
+		ck_assert_int_eq(resolve_check(NULL, cfg), PIN_REFUSED);
+		volume_config_free(other);
+	}
 	volume_config_free(cfg);
 	volume_config_free(plain);
 }
