@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,32 +446,23 @@ int volume_config_load(const char *voldir, struct volume_config **out)
 	return r; /* -ENOENT: not a volume; the caller says so */
 }
 
-int volume_config_store(const char *voldir, const struct volume_config *cfg)
+int volume_write_atomic(int dfd, const char *name, const char *text,
+			mode_t mode, bool replace)
 {
-	char *text = volume_config_dump(cfg);
-	const char *tmp = VOLUME_CONFIG_NAME ".tmp";
-	size_t len, done = 0;
-	int dfd, fd = -1, r = 0;
+	char tmp[NAME_MAX + 1];
+	size_t len = strlen(text), done = 0;
+	int fd, r = 0;
 
-	if (!text)
-		return -ENOMEM;
-	len = strlen(text);
-	dfd = open(voldir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (faccessat(dfd, VOLUME_CONFIG_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		r = -EEXIST;
-		goto out;
-	}
-	/* A temp file left by a crash before the rename is never the config. */
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	if (!replace && faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return -EEXIST;
+	/* A temp file left by a crash before the rename is never in use. */
 	unlinkat(dfd, tmp, 0);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    mode);
+	if (fd < 0)
+		return -errno;
 	while (done < len) {
 		ssize_t n = write(fd, text + done, len - done);
 		if (n < 0) {
@@ -485,20 +477,33 @@ int volume_config_store(const char *voldir, const struct volume_config *cfg)
 		r = -errno;
 		goto out_unlink;
 	}
-	if (renameat2(dfd, tmp, dfd, VOLUME_CONFIG_NAME, RENAME_NOREPLACE)) {
+	if (renameat2(dfd, tmp, dfd, name, replace ? 0 : RENAME_NOREPLACE)) {
 		r = -errno;
 		goto out_unlink;
 	}
-	if (fsync(dfd))
-		r = -errno;
-	goto out;
+	close(fd);
+	return fsync(dfd) ? -errno : 0;
 out_unlink:
+	close(fd);
 	unlinkat(dfd, tmp, 0);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
+	return r;
+}
+
+int volume_config_store(const char *voldir, const struct volume_config *cfg)
+{
+	char *text = volume_config_dump(cfg);
+	int dfd, r;
+
+	if (!text)
+		return -ENOMEM;
+	dfd = open(voldir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+	} else {
+		r = volume_write_atomic(dfd, VOLUME_CONFIG_NAME, text, 0400,
+					false);
 		close(dfd);
+	}
 	free(text);
 	return r;
 }
