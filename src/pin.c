@@ -619,9 +619,8 @@ static int mismatch(const struct node_pins *p, const char *voldir,
 
 	log_err("refused: %s does not match what this node pinned for it: %s "
 		"is %s in the volume config but %s in %s; the config was "
-		"swapped or edited (see PINNING in atrestfs(8))", LOG_ESC(voldir),
-		field, LOG_ESC(in_volume), LOG_ESC(pinned),
-		where(p, from_opt, w, sizeof(w)));
+		"swapped or edited (see PINNING in atrestfs(8))", voldir, field,
+		in_volume, pinned, where(p, from_opt, w, sizeof(w)));
 	return PIN_REFUSED;
 }
 

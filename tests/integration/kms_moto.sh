@@ -87,8 +87,9 @@ export AWS_ACCESS_KEY_ID=$U_AKID AWS_SECRET_ACCESS_KEY=$U_SECRET
 
 # Config edits: another encryption context, a changed CiphertextBlob.
 cp -a "$VOL" "$WORK/vol.orig"
+# Another volume's context is refused before KMS is asked.
 edit_config "$VOL" 'c["key_source"]["encryption_context"]["atrestfs:volume"]="00000000-0000-4000-8000-000000000000"'
-refuse_mount 3 "InvalidCiphertext" "$VOL"
+refuse_mount 3 "encryption context names volume 00000000-0000-4000-8000-000000000000, not this volume" "$VOL"
 rm -rf "$VOL"; cp -a "$WORK/vol.orig" "$VOL"
 edit_config "$VOL" 'b=bytearray(base64.b64decode(c["key_source"]["ciphertext_blob"])); b[-5]^=1; c["key_source"]["ciphertext_blob"]=base64.b64encode(bytes(b)).decode()'
 refuse_mount 3 "InvalidCiphertext" "$VOL"
