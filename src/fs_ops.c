@@ -911,16 +911,22 @@ static void atr_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 /*
  * A directory renamed onto an existing empty one replaces it, as on ext4;
- * the target's backing directory still holds its ID file, so that goes
- * first. Should the rename then not happen (a crash, an error), the target
- * is an empty directory without an ID, which dir_id() recovers.
+ * the target's backing directory still holds its ID file, so that is moved
+ * aside first, into the target's parent under a hidden name @p saved: put
+ * back if the rename fails (the kernel holds the target locked meanwhile,
+ * so nothing was made in it), dropped once it succeeded. A crash in
+ * between leaves an empty directory without an ID, which dir_id() gives a
+ * new one, and a hidden leftover.
  */
 static int clear_target_dir(struct fs_inode *dir, const char *name,
-			    struct fs_inode *ndir, const char *newname)
+			    struct fs_inode *ndir, const char *newname,
+			    char saved[64])
 {
+	static unsigned long counter;
 	struct stat src, dst;
 	int fd, r;
 
+	saved[0] = '\0';
 	if (fstatat(ndir->fd, newname, &dst, AT_SYMLINK_NOFOLLOW) ||
 	    !S_ISDIR(dst.st_mode) ||
 	    fstatat(dir->fd, name, &src, AT_SYMLINK_NOFOLLOW) ||
@@ -932,10 +938,37 @@ static int clear_target_dir(struct fs_inode *dir, const char *name,
 	if (fd < 0)
 		return -errno;
 	r = check_empty(fd);
-	if (!r && unlinkat(fd, NAMES_DIRID_FILE, 0) && errno != ENOENT)
-		r = -errno;
+	if (!r) {
+		snprintf(saved, 64, ".atrestfs.rename.%d.%lu", (int)getpid(),
+			 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+		if (renameat(fd, NAMES_DIRID_FILE, ndir->fd, saved)) {
+			r = errno == ENOENT ? 0 : -errno;
+			saved[0] = '\0';
+		}
+	}
 	close(fd);
 	return r;
+}
+
+/* After the rename: drop the target's old ID, or put it back. */
+static void finish_target_dir(struct fs_inode *ndir, const char *newname,
+			      const char *saved, bool renamed)
+{
+	int fd;
+
+	if (!saved[0])
+		return;
+	if (renamed) {
+		unlinkat(ndir->fd, saved, 0);
+		return;
+	}
+	fd = openat(ndir->fd, newname,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || renameat(ndir->fd, saved, fd, NAMES_DIRID_FILE))
+		log_warn("could not put back a directory's ID file after a "
+			 "failed rename: it gets a new one on next use");
+	if (fd >= 0)
+		close(fd);
 }
 
 static void atr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -945,19 +978,20 @@ static void atr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent), *ndir = ino_of(req, newparent);
 	struct bname b, nb;
+	char saved[64] = "";
 	bool made = false;
 	int r = backing_name(fs, dir, name, &b);
 
 	if (!r)
 		r = backing_name(fs, ndir, newname, &nb);
-	if (!r && fs->encrypted && !flags)
-		r = clear_target_dir(dir, b.name, ndir, nb.name);
 	if (!r)
 		r = write_long_name(ndir, &nb, &made);
-	if (r)
-		return (void)fuse_reply_err(req, -r);
-	if (renameat2(dir->fd, b.name, ndir->fd, nb.name, flags)) {
+	if (!r && fs->encrypted && !flags)
+		r = clear_target_dir(dir, b.name, ndir, nb.name, saved);
+	if (!r && renameat2(dir->fd, b.name, ndir->fd, nb.name, flags))
 		r = -errno;
+	finish_target_dir(ndir, nb.name, saved, !r);
+	if (r) {
 		if (made)
 			remove_long_name(ndir, &nb);
 		return (void)fuse_reply_err(req, -r);
