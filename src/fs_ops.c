@@ -54,6 +54,7 @@ static const uint8_t fixed_id[NAMES_DIRID_LEN] = {
 struct atr_fh {
 	int fd;
 	bool append;
+	struct fs_inode *writer; /* counted in its open_writers, or NULL */
 };
 
 struct atr_dir {
@@ -1054,6 +1055,10 @@ static int open_backing(struct atr_fs *fs, struct fs_inode *inode, int flags,
 			return r;
 		}
 	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fh->writer = inode;
+		__atomic_add_fetch(&inode->open_writers, 1, __ATOMIC_RELAXED);
+	}
 	fi->fh = (uintptr_t)fh;
 	/* The daemon is the volume's only writer: cached pages stay valid. */
 	fi->keep_cache = 1;
@@ -1191,6 +1196,10 @@ static void atr_release(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
 	(void)ino;
+	/* The kernel wrote back the file's dirty pages before releasing. */
+	if (fh_of(fi)->writer)
+		__atomic_sub_fetch(&fh_of(fi)->writer->open_writers, 1,
+				   __ATOMIC_RELAXED);
 	close(fh_of(fi)->fd);
 	free(fh_of(fi));
 	fuse_reply_err(req, 0);
@@ -1244,10 +1253,14 @@ static void atr_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	 * kernel's dirty pages, and the kernel's lseek asks us without
 	 * writing them back first: invalidating the inode's pages writes them
 	 * back (other workers serve those writes, so no lock of ours is held
-	 * here), after which the backing file is what the kernel knows.
+	 * here), after which the backing file is what the kernel knows. Only
+	 * pages from @p off on can change the answer, and only a file open
+	 * for writing somewhere (a shared mapping keeps its file open) can
+	 * have dirty pages: the kernel writes them back before the release.
 	 */
-	if (fs->writeback && fs->se) {
-		int n = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+	if (fs->writeback && fs->se &&
+	    __atomic_load_n(&inode->open_writers, __ATOMIC_RELAXED)) {
+		int n = fuse_lowlevel_notify_inval_inode(fs->se, ino, off, 0);
 
 		if (n && n != -ENOENT)
 			return (void)fuse_reply_err(req, -n);

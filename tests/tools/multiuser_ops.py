@@ -102,6 +102,12 @@ def sparse_then_seek(path):
     os.pwrite(fd, b"c" * 4096, 1 << 20)
     size = os.fstat(fd).st_size
     r = "size=%d %s" % (size, seeks(fd, size))
+    # More, then closed: a read-only handle must see it all as well.
+    os.pwrite(fd, b"d" * 5000, 2 << 20)
+    os.close(fd)
+    fd = os.open(path, os.O_RDONLY)
+    size = os.fstat(fd).st_size
+    r += " | reopened size=%d %s" % (size, seeks(fd, size))
     os.close(fd)
     return r
 
