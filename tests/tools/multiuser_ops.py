@@ -23,6 +23,9 @@ import sys
 A = (40001, 40001, [40001, 40010])  # in the shared group 40010
 B = (40002, 40002, [40002])
 SHARED_GID = 40010
+# The system's interpreter: one under root's home may be out of reach for
+# the unprivileged users.
+PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 
 libc = ctypes.CDLL(None, use_errno=True)
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
@@ -298,7 +301,7 @@ def run(d):
         subprocess.run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
                         "--groups=" + ",".join(map(str, groups)),
                         "--inh-caps=-all", "--bounding-set=-all",
-                        sys.executable, os.path.abspath(__file__), "step",
+                        PYTHON, os.path.abspath(__file__), "step",
                         name, d], check=True)
 
 
