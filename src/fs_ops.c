@@ -338,7 +338,10 @@ static bool fs_root_setgid(struct atr_fs *fs, gid_t *gid)
 static int fs_root_setattr(struct atr_fs *fs, const struct stat *attr,
 			   int valid)
 {
+	struct fs_inode *root = fs_table_root(fs->table);
+	char path[PROC_FD_LEN];
 	struct rootattr a;
+	struct stat st;
 	int r;
 
 	pthread_mutex_lock(&fs->root_lock);
@@ -349,9 +352,18 @@ static int fs_root_setattr(struct atr_fs *fs, const struct stat *attr,
 		a.gid = attr->st_gid;
 	if (valid & FUSE_SET_ATTR_MODE)
 		a.mode = attr->st_mode & 07777;
-	r = rootattr_store(fs_table_root(fs->table)->fd, fs->root_key, &a);
+	r = fstatat(root->fd, "", &st, AT_EMPTY_PATH) ? -errno : 0;
 	if (!r)
+		r = rootattr_store(root->fd, fs->root_key, &a);
+	if (!r) {
+		/* A chmod changes ctime, not the directory's mtime, which
+		 * replacing the record in VOLUME just did. */
+		struct timespec tv[2] = { { 0, UTIME_OMIT }, st.st_mtim };
+
+		proc_path(root->fd, path);
+		utimensat(AT_FDCWD, path, tv, 0);
 		fs->root_attr = a;
+	}
 	pthread_mutex_unlock(&fs->root_lock);
 	return r;
 }

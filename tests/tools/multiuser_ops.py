@@ -264,7 +264,9 @@ def step_a2(d):
     mk("A create in set-gid root", P, "a_in_root", lambda: create(P("a_in_root"), 0o666))
     mk("A mkdir in set-gid root", P, "a_dir_in_root", lambda: os.mkdir(P("a_dir_in_root"), 0o777))
     mk("A symlink in set-gid root", P, "a_l2", lambda: os.symlink("x", P("a_l2")))
+    before = os.stat(d).st_mtime_ns
     op("A chmod own root 02750", lambda: os.chmod(d, 0o2750))
+    op("A chmod left the root's mtime", lambda: os.stat(d).st_mtime_ns == before)
     op("A chown own root to B", lambda: os.chown(d, B[0], -1))
     op("A chgrp own root to own group", lambda: os.chown(d, -1, A[1]))
     op("A chgrp own root back", lambda: os.chown(d, -1, SHARED_GID))
