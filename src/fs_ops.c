@@ -30,8 +30,10 @@
 
 #include "content.h"
 #include "dirid.h"
+#include "durable.h"
 #include "fs_inode.h"
 #include "log.h"
+#include "longname.h"
 #include "names.h"
 #include "tlsbuf.h"
 #include "volume.h"
@@ -91,27 +93,70 @@ static bool is_dot(const char *n)
 
 /* ---- directory IDs and names ---- */
 
+/*
+ * The ID of a directory, checked against its place when it was looked up
+ * (do_lookup()) or mounted (the root). A directory whose ID file is
+ * missing, malformed or bound elsewhere has none: its entries read as EIO.
+ */
 static int dir_id(struct fs_inode *dir, uint8_t id[NAMES_DIRID_LEN])
 {
 	int r = 0;
 
 	pthread_rwlock_rdlock(&dir->lock);
-	if (dir->has_dirid) {
+	if (dir->has_dirid)
 		memcpy(id, dir->dirid, NAMES_DIRID_LEN);
-		pthread_rwlock_unlock(&dir->lock);
-		return 0;
-	}
+	else
+		r = -EIO;
 	pthread_rwlock_unlock(&dir->lock);
-	pthread_rwlock_wrlock(&dir->lock);
-	if (!dir->has_dirid) {
-		r = dirid_read(dir->fd, dir->dirid);
-		if (!r)
-			dir->has_dirid = true;
+	return r;
+}
+
+/* The backing path of @p fd, for messages. */
+static const char *backing_path(int fd, char *buf, size_t n)
+{
+	char path[PROC_FD_LEN];
+	ssize_t len;
+
+	proc_path(fd, path);
+	len = readlink(path, buf, n - 1);
+	if (len < 0)
+		len = 0;
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Check the ID of directory @p name (open at @p fd) found in @p parent and
+ * remember it, or log why it cannot be used. */
+static void verify_dir_id(struct atr_fs *fs, struct fs_inode *parent,
+			  struct fs_inode *inode, const char *name,
+			  const char *enc)
+{
+	uint8_t pid[NAMES_DIRID_LEN], id[NAMES_DIRID_LEN];
+	struct dirid_place place = { pid, enc };
+	char where[PATH_MAX];
+	int r;
+
+	pthread_rwlock_rdlock(&inode->lock);
+	r = inode->has_dirid;
+	pthread_rwlock_unlock(&inode->lock);
+	if (r || dir_id(parent, pid))
+		return;
+	r = dirid_read(fs->dctx, inode->fd, &place, id);
+	if (r) {
+		log_warn("directory '%s' (backing %s): %s: its entries read as "
+			 "EIO", name, backing_path(inode->fd, where,
+						   sizeof(where)),
+			 r == -EBADMSG ? "its ID file belongs to another "
+					 "directory (copied, moved or swapped)"
+			 : r == -ENOENT ? "it has no ID file"
+					: "its ID file is unreadable or "
+					  "malformed");
+		return;
 	}
-	if (!r)
-		memcpy(id, dir->dirid, NAMES_DIRID_LEN);
-	pthread_rwlock_unlock(&dir->lock);
-	return r == -ENOENT ? -EIO : r;
+	pthread_rwlock_wrlock(&inode->lock);
+	memcpy(inode->dirid, id, NAMES_DIRID_LEN);
+	inode->has_dirid = true;
+	pthread_rwlock_unlock(&inode->lock);
 }
 
 /*
@@ -159,47 +204,26 @@ static int backing_name(struct atr_fs *fs, struct fs_inode *dir,
 static int write_long_name(struct fs_inode *dir, const struct bname *b,
 			   bool *created)
 {
-	char path[NAME_MAX + 8];
-	size_t len = strlen(b->enc);
-	int fd, r = 0;
-
 	*created = false;
 	if (!b->is_long)
 		return 0;
-	snprintf(path, sizeof(path), "%s%s", b->name, NAMES_LONG_SUFFIX);
-	fd = openat(dir->fd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0444);
-	if (fd < 0)
-		return errno == EEXIST ? 0 : -errno; /* same name, same text */
-	if (write(fd, b->enc, len) != (ssize_t)len || fsync(fd))
-		r = errno ? -errno : -EIO;
-	close(fd);
-	if (r)
-		unlinkat(dir->fd, path, 0);
-	else
-		*created = true;
-	return r;
+	return longname_write(dir->fd, b->name, b->enc, created);
 }
 
 static void remove_long_name(struct fs_inode *dir, const struct bname *b)
 {
-	char path[NAME_MAX + 8];
-
-	if (!b->is_long)
-		return;
-	snprintf(path, sizeof(path), "%s%s", b->name, NAMES_LONG_SUFFIX);
-	unlinkat(dir->fd, path, 0);
+	if (b->is_long)
+		longname_remove(dir->fd, b->name);
 }
 
 /* Plaintext name of backing entry @p entry in @p dir; -errno to skip it. */
 static int plain_name(struct atr_fs *fs, struct fs_inode *dir,
 		      const char *entry, char *out)
 {
-	char enc[NAMES_ENC_MAX + 1], path[NAME_MAX + 8];
+	char enc[NAMES_ENC_MAX + 1];
 	uint8_t id[NAMES_DIRID_LEN];
 	const char *src = entry;
-	ssize_t n;
-	int fd, r;
+	int r;
 
 	if (!fs->encrypted) {
 		if (dir == fs_table_root(fs->table) && plain_reserved(entry))
@@ -217,19 +241,10 @@ static int plain_name(struct atr_fs *fs, struct fs_inode *dir,
 	if (r)
 		return r;
 	if (names_is_long_entry(entry)) {
-		snprintf(path, sizeof(path), "%s%s", entry, NAMES_LONG_SUFFIX);
-		fd = openat(dir->fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return -EIO;
-		n = read(fd, enc, sizeof(enc) - 1);
-		close(fd);
-		if (n <= 0)
-			return -EIO;
-		enc[n] = '\0';
 		/* The .name file must be the one this entry was named after. */
-		if (names_long_entry(enc, path) || strcmp(path, entry)) {
-			log_warn("skipping entry %.64s: its .name file belongs "
-				 "to another name", entry);
+		if (longname_read(dir->fd, entry, enc)) {
+			log_warn("skipping entry %.64s: its .name file is "
+				 "missing or belongs to another name", entry);
 			return -EIO;
 		}
 		src = enc;
@@ -295,9 +310,27 @@ static int do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 		close(fd);
 		return r;
 	}
+	if (fs->encrypted && b.is_long) {
+		char enc[NAMES_ENC_MAX + 1], where[PATH_MAX];
+
+		/* Lookups never need the .name file, but an entry whose file
+		 * was swapped must not be usable under this name either. */
+		r = longname_read(dir->fd, b.name, enc);
+		if (r || strcmp(enc, b.enc)) {
+			log_warn("entry '%s' in %s: its long-name file %s%s is "
+				 "missing or belongs to another name: EIO",
+				 name, backing_path(dir->fd, where,
+						    sizeof(where)),
+				 b.name, NAMES_LONG_SUFFIX);
+			close(fd);
+			return -EIO;
+		}
+	}
 	inode = fs_table_get(fs->table, fd, st.st_dev, st.st_ino);
 	if (!inode)
 		return -ENOMEM;
+	if (fs->encrypted && S_ISDIR(st.st_mode))
+		verify_dir_id(fs, dir, inode, name, b.enc);
 	fix_attr(fs, inode, &st);
 	e->ino = (uintptr_t)inode;
 	e->attr = st;
@@ -476,64 +509,24 @@ static void reply_new_entry(fuse_req_t req, fuse_ino_t parent,
 	fuse_reply_entry(req, &e);
 }
 
-static int fsync_dir(struct fs_inode *dir)
-{
-	char path[PROC_FD_LEN];
-	int fd, r = 0;
-
-	proc_path(dir->fd, path);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 /*
- * mkdir on an encrypted volume: the directory is made under a temporary
- * bookkeeping name, gets its ID file (fsynced), and only then appears under
- * its real name, so no crash leaves a directory without an ID.
+ * mkdir on an encrypted volume: dirid_mkdir() makes the directory under a
+ * hidden name with its ID file bound to its real place, and only then
+ * renames it there, so no crash leaves a directory without an ID.
  */
 static int make_dir(struct atr_fs *fs, struct fs_inode *dir,
 		    const struct bname *b, mode_t mode)
 {
-	static unsigned long counter;
-	char tmp[64];
-	uint8_t id[NAMES_DIRID_LEN];
-	int fd, r;
+	uint8_t pid[NAMES_DIRID_LEN];
+	struct dirid_place place = { pid, b->enc };
+	int r;
 
 	if (!fs->encrypted)
 		return mkdirat(dir->fd, b->name, mode) ? -errno : 0;
-	/* Unique per daemon; a leftover of a crash is bookkeeping, hidden. */
-	snprintf(tmp, sizeof(tmp), ".atrestfs.mkdir.%d.%lu", (int)getpid(),
-		 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-	if (mkdirat(dir->fd, tmp, mode))
-		return -errno;
-	fd = openat(dir->fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto err_rmdir;
-	}
-	r = dirid_create(fd, id);
-	close(fd);
+	r = dir_id(dir, pid);
 	if (r)
-		goto err_rmdir;
-	if (renameat2(dir->fd, tmp, dir->fd, b->name, RENAME_NOREPLACE)) {
-		r = -errno;
-		goto err_unlink;
-	}
-	return fsync_dir(dir);
-err_unlink:
-	fd = openat(dir->fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		unlinkat(fd, NAMES_DIRID_FILE, 0);
-		close(fd);
-	}
-err_rmdir:
-	unlinkat(dir->fd, tmp, AT_REMOVEDIR);
-	return r;
+		return r;
+	return dirid_mkdir(fs->dctx, dir->fd, b->name, &place, mode, NULL);
 }
 
 static void atr_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -711,24 +704,107 @@ static void atr_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, -r);
 }
 
+/* A directory being renamed: its ID and both of its places. */
+struct moving_dir {
+	int fd; /* O_PATH of the directory, or -1 when not a directory */
+	uint8_t id[NAMES_DIRID_LEN];
+	uint8_t from_id[NAMES_DIRID_LEN], to_id[NAMES_DIRID_LEN];
+	struct dirid_place from, to;
+};
+
+/*
+ * Step 1 of renaming a directory: bind its ID file to the old and the new
+ * place at once (durably), so that wherever a crash leaves it, it is bound
+ * there. Not a directory: nothing to do (m->fd stays -1).
+ */
+static int rebind_begin(struct atr_fs *fs, struct fs_inode *from,
+			const struct bname *fb, struct fs_inode *to,
+			const struct bname *tb, struct moving_dir *m)
+{
+	char where[PATH_MAX];
+	struct stat st;
+	int r;
+
+	m->fd = -1;
+	if (fstatat(from->fd, fb->name, &st, AT_SYMLINK_NOFOLLOW))
+		return errno == ENOENT ? 0 : -errno; /* rename says ENOENT */
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	r = dir_id(from, m->from_id);
+	if (!r)
+		r = dir_id(to, m->to_id);
+	if (r)
+		return r;
+	m->from = (struct dirid_place){ m->from_id, fb->enc };
+	m->to = (struct dirid_place){ m->to_id, tb->enc };
+	m->fd = openat(from->fd, fb->name,
+		       O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (m->fd < 0)
+		return -errno;
+	r = dirid_read(fs->dctx, m->fd, &m->from, m->id);
+	if (r) {
+		log_warn("cannot rename directory %s: its ID file is not bound "
+			 "to it: EIO", backing_path(m->fd, where,
+						    sizeof(where)));
+		r = -EIO;
+	} else {
+		r = dirid_rebind(fs->dctx, m->fd, m->id, &m->from, &m->to);
+	}
+	if (r) {
+		close(m->fd);
+		m->fd = -1;
+	}
+	return r;
+}
+
+/* Step 3 (after the rename is durable): keep only the current place. */
+static void rebind_end(struct atr_fs *fs, struct moving_dir *m, bool moved)
+{
+	char where[PATH_MAX];
+
+	if (m->fd < 0)
+		return;
+	/* On failure the file keeps both bindings, still valid here. */
+	if (dirid_rebind(fs->dctx, m->fd, m->id, moved ? &m->to : &m->from,
+			 NULL))
+		log_warn("directory %s keeps its ID bound to two places",
+			 backing_path(m->fd, where, sizeof(where)));
+	close(m->fd);
+	m->fd = -1;
+}
+
 static void atr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       fuse_ino_t newparent, const char *newname,
 		       unsigned int flags)
 {
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent), *ndir = ino_of(req, newparent);
+	struct moving_dir ms = { .fd = -1 }, mt = { .fd = -1 };
 	struct bname b, nb;
-	bool made = false;
+	bool made = false, moved;
 	int r = backing_name(fs, dir, name, &b);
 
 	if (!r)
 		r = backing_name(fs, ndir, newname, &nb);
 	if (!r)
 		r = write_long_name(ndir, &nb, &made);
-	if (r)
-		return (void)fuse_reply_err(req, -r);
-	if (renameat2(dir->fd, b.name, ndir->fd, nb.name, flags)) {
+	if (!r && fs->encrypted) {
+		r = rebind_begin(fs, dir, &b, ndir, &nb, &ms);
+		if (!r && (flags & RENAME_EXCHANGE))
+			r = rebind_begin(fs, ndir, &nb, dir, &b, &mt);
+	}
+	if (!r && renameat2(dir->fd, b.name, ndir->fd, nb.name, flags))
 		r = -errno;
+	moved = !r;
+	/* 2. The rename must be on disk before a binding is dropped. */
+	if (moved && (ms.fd >= 0 || mt.fd >= 0)) {
+		durable_fsync_dir(ndir->fd);
+		if (dir != ndir)
+			durable_fsync_dir(dir->fd);
+	}
+	rebind_end(fs, &ms, moved);
+	rebind_end(fs, &mt, moved);
+	if (r) {
 		if (made)
 			remove_long_name(ndir, &nb);
 		return (void)fuse_reply_err(req, -r);
@@ -979,10 +1055,17 @@ static void atr_opendir(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
 	struct atr_dir *d = calloc(1, sizeof(*d));
+	uint8_t id[NAMES_DIRID_LEN];
 	int fd, r;
 
 	if (!d)
 		return (void)fuse_reply_err(req, ENOMEM);
+	/* Its names cannot be read without an ID bound to this directory:
+	 * say so instead of listing it as empty. */
+	if (fs_of(req)->encrypted && dir_id(ino_of(req, ino), id)) {
+		free(d);
+		return (void)fuse_reply_err(req, EIO);
+	}
 	fd = openat(ino_of(req, ino)->fd, ".", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || !(d->dp = fdopendir(fd))) {
 		r = errno;

@@ -122,7 +122,9 @@ static int create_encrypted(const char *dir, struct volume_config *cfg,
 {
 	uint8_t *vkey = secmem_alloc(KEYPROV_KEY_LEN);
 	uint8_t root_id[NAMES_DIRID_LEN];
+	const struct dirid_place top = { NULL, NULL };
 	struct volume_keys *keys = NULL;
+	struct dirid_ctx *dctx = NULL;
 	int dfd = -1, r, rc = EXIT_SYSTEM;
 
 	if (!vkey)
@@ -142,7 +144,8 @@ static int create_encrypted(const char *dir, struct volume_config *cfg,
 		goto out;
 	/* 3. The root directory's ID, durable before the config exists. */
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || dirid_create(dfd, root_id)) {
+	if (dfd < 0 || dirid_ctx_new(keys->names, &dctx) ||
+	    dirid_create(dctx, dfd, &top, root_id)) {
 		fprintf(stderr, "atrestfs: cannot write the root directory "
 				"ID in %s\n", dir);
 		goto out;
@@ -157,6 +160,7 @@ static int create_encrypted(const char *dir, struct volume_config *cfg,
 out:
 	if (dfd >= 0)
 		close(dfd);
+	dirid_ctx_free(dctx);
 	volume_keys_free(keys);
 	secmem_free(vkey);
 	return rc;

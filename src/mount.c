@@ -105,8 +105,7 @@ static void mount_usage(FILE *out)
 	      out);
 }
 
-/* The whole unlock step: key in, subkeys out, key wiped. */
-static int unlock_volume(const struct volume_config *cfg, const char *arg,
+int mount_unlock_volume(const struct volume_config *cfg, const char *arg,
 			 struct volume_keys **keys)
 {
 	const struct keyprov *kp = keyprov_find(cfg->key_source);
@@ -157,7 +156,7 @@ int cmd_mount(int argc, char **argv)
 	const char *ksarg = NULL;
 	enum volume_verdict v;
 	struct stat st;
-	int root_fd = -1, rc = EXIT_SYSTEM, r;
+	int root_fd = -1, lock_fd = -1, rc = EXIT_SYSTEM, r;
 
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) == -1) {
 		rc = EXIT_USAGE;
@@ -227,6 +226,23 @@ int cmd_mount(int argc, char **argv)
 		rc = EXIT_REFUSED;
 		goto out;
 	}
+	/* One process at a time writes a volume: this daemon or fsck. The
+	 * lock lives as long as the daemon (fuse_daemonize keeps the fd). */
+	lock_fd = volume_lock(vol);
+	if (lock_fd < 0) {
+		if (lock_fd == -EWOULDBLOCK) {
+			fprintf(stderr, "atrestfs: refused: %s is in use by "
+					"another atrestfs process (mounted, or "
+					"being checked by atrestfs fsck)\n",
+				vol);
+			audit(cfg, vol, "refused: volume in use");
+			rc = EXIT_REFUSED;
+		} else {
+			fprintf(stderr, "atrestfs: %s: %s\n", vol,
+				strerror(-lock_fd));
+		}
+		goto out;
+	}
 	root_fd = open(vol, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0) {
 		fprintf(stderr, "atrestfs: %s: %s\n", vol, strerror(errno));
@@ -247,7 +263,7 @@ int cmd_mount(int argc, char **argv)
 		}
 	} else {
 		/* 3. The key, once; then the MAC over the config. */
-		r = unlock_volume(cfg, ksarg, &keys);
+		r = mount_unlock_volume(cfg, ksarg, &keys);
 		if (r) {
 			fprintf(stderr, "atrestfs: refused: the %s key source "
 					"could not unlock %s (%s)\n",
@@ -265,7 +281,8 @@ int cmd_mount(int argc, char **argv)
 		}
 		fs.encrypted = true;
 		if (content_ctx_new(keys->content, &fs.cctx) ||
-		    names_ctx_new(keys->names, &fs.nctx))
+		    names_ctx_new(keys->names, &fs.nctx) ||
+		    dirid_ctx_new(keys->names, &fs.dctx))
 			goto out;
 		volume_keys_free(keys);
 		keys = NULL;
@@ -274,13 +291,20 @@ int cmd_mount(int argc, char **argv)
 		goto out;
 	root_fd = -1;
 	if (fs.encrypted) {
-		uint8_t id[NAMES_DIRID_LEN];
-		if (dirid_read(fs_table_root(fs.table)->fd, id)) {
+		struct fs_inode *root = fs_table_root(fs.table);
+		const struct dirid_place top = { NULL, NULL };
+
+		r = dirid_read(fs.dctx, root->fd, &top, root->dirid);
+		if (r) {
 			fprintf(stderr, "atrestfs: refused: %s has no readable "
-					"root directory ID\n", vol);
+					"root directory ID (%s)%s\n", vol,
+				r == -EBADMSG ? "bound to another directory"
+					      : strerror(-r),
+				" (atrestfs fsck checks the volume)");
 			rc = EXIT_CONFIG;
 			goto out;
 		}
+		root->has_dirid = true; /* before any request: no lock yet */
 	}
 
 	/* 4. The kernel mount, then the background. */
@@ -317,10 +341,13 @@ out:
 	fs_table_free(fs.table);
 	content_ctx_free(fs.cctx);
 	names_ctx_free(fs.nctx);
+	dirid_ctx_free(fs.dctx);
 	volume_keys_free(keys);
 	volume_config_free(cfg);
 	if (root_fd >= 0)
 		close(root_fd);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	fuse_opt_free_args(&args);
 	free(o.encryption);
 	free(o.key_source);

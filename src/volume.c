@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
+#include "durable.h"
 #include "keyprov.h"
 #include "log.h"
 #include "secmem.h"
@@ -462,59 +464,44 @@ out:
 
 int volume_config_store(const char *voldir, const struct volume_config *cfg)
 {
-	char *text = volume_config_dump(cfg);
-	const char *tmp = VOLUME_CONFIG_NAME ".tmp";
-	size_t len, done = 0;
-	int dfd, fd = -1, r = 0;
+	char *text = volume_config_dump(cfg), *line;
+	size_t len;
+	int dfd, r;
 
 	if (!text)
 		return -ENOMEM;
 	len = strlen(text);
+	line = realloc(text, len + 2);
+	if (!line) {
+		free(text);
+		return -ENOMEM;
+	}
+	text = line;
+	text[len++] = '\n';
+	text[len] = '\0';
 	dfd = open(voldir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		r = -errno;
 		goto out;
 	}
-	if (faccessat(dfd, VOLUME_CONFIG_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		r = -EEXIST;
-		goto out;
-	}
-	/* A temp file left by a crash before the rename is never the config. */
-	unlinkat(dfd, tmp, 0);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out_unlink;
-		}
-		done += (size_t)n;
-	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd)) {
-		r = -errno;
-		goto out_unlink;
-	}
-	if (renameat2(dfd, tmp, dfd, VOLUME_CONFIG_NAME, RENAME_NOREPLACE)) {
-		r = -errno;
-		goto out_unlink;
-	}
-	if (fsync(dfd))
-		r = -errno;
-	goto out;
-out_unlink:
-	unlinkat(dfd, tmp, 0);
+	r = durable_write_file(dfd, VOLUME_CONFIG_NAME, text, len, 0400,
+			       false);
+	close(dfd);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
 	free(text);
+	return r;
+}
+
+int volume_lock(const char *voldir)
+{
+	int fd = open(voldir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	if (!flock(fd, LOCK_EX | LOCK_NB))
+		return fd;
+	r = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+	close(fd);
 	return r;
 }
 

@@ -71,6 +71,15 @@ int volume_config_load(const char *voldir, struct volume_config **out);
 int volume_config_store(const char *voldir, const struct volume_config *cfg);
 
 /**
+ * Take the volume's exclusive lock (flock on the volume directory), held
+ * while the returned fd is open: the daemon holds it while mounted, fsck
+ * while it checks, so neither writes a volume the other is using.
+ * @return an fd, -EWOULDBLOCK when another process holds it, or another
+ * negative errno.
+ */
+int volume_lock(const char *voldir);
+
+/**
  * Derive the subkeys from the 32-byte volume key with HKDF-SHA256, salt =
  * volume UUID. The caller wipes the volume key afterwards.
  */
