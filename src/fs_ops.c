@@ -44,13 +44,6 @@ _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
 #define XATTR_PREFIX "user.atrestfs."
 #define PROC_FD_LEN 64
 
-/* The fixed "directory" ID under which xattr names and symlink targets are
- * encrypted: they must survive renames into other directories. */
-static const uint8_t fixed_id[NAMES_DIRID_LEN] = {
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-};
-
 struct atr_fh {
 	int fd;
 	bool append;
@@ -583,7 +576,7 @@ static void atr_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	int r = backing_name(fs, dir, name, &b);
 
 	if (!r && fs->encrypted) {
-		r = names_encrypt_target(fs->nctx, fixed_id, link, enc);
+		r = names_encrypt_target(fs->nctx, names_fixed_id, link, enc);
 		target = enc;
 	}
 	if (!r)
@@ -608,7 +601,7 @@ static void atr_readlink(fuse_req_t req, fuse_ino_t ino)
 	buf[n] = '\0';
 	if (!fs->encrypted)
 		return (void)fuse_reply_readlink(req, buf);
-	r = names_decrypt_target(fs->nctx, fixed_id, buf, plain);
+	r = names_decrypt_target(fs->nctx, names_fixed_id, buf, plain);
 	if (r) {
 		log_warn("symlink target of inode %llu does not decrypt",
 			 (unsigned long long)ino_of(req, ino)->ino);
@@ -1185,7 +1178,7 @@ static int xattr_backing_name(struct atr_fs *fs, const char *name, char *out,
 	}
 	if (strncmp(name, "user.", 5))
 		return -EOPNOTSUPP;
-	r = names_encrypt(fs->nctx, fixed_id, name + 5, enc);
+	r = names_encrypt(fs->nctx, names_fixed_id, name + 5, enc);
 	if (r)
 		return r == -ENAMETOOLONG ? -ERANGE : r;
 	if (strlen(XATTR_PREFIX) + strlen(enc) >= cap ||
@@ -1310,7 +1303,7 @@ static void atr_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 			continue;
 		}
 		if (strncmp(p, XATTR_PREFIX, strlen(XATTR_PREFIX)) ||
-		    names_decrypt(fs->nctx, fixed_id, p + strlen(XATTR_PREFIX),
+		    names_decrypt(fs->nctx, names_fixed_id, p + strlen(XATTR_PREFIX),
 				  plain))
 			continue;
 		/* "user." + name is never longer than the encrypted form. */

@@ -228,7 +228,7 @@ int cmd_mount(int argc, char **argv)
 	}
 	/* One process at a time writes a volume: this daemon or fsck. The
 	 * lock lives as long as the daemon (fuse_daemonize keeps the fd). */
-	lock_fd = volume_lock(vol);
+	lock_fd = volume_lock(vol, VOLUME_LOCK_WAIT_MS);
 	if (lock_fd < 0) {
 		if (lock_fd == -EWOULDBLOCK) {
 			fprintf(stderr, "atrestfs: refused: %s is in use by "
@@ -333,6 +333,9 @@ int cmd_mount(int argc, char **argv)
 	rc = fuse_session_loop_mt(se, &lcfg) ? EXIT_SYSTEM : 0;
 out_unmount:
 	fuse_session_unmount(se);
+	/* Unmounted: a new mount or fsck may start while we clean up. */
+	close(lock_fd);
+	lock_fd = -1;
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:

@@ -500,14 +500,19 @@ out:
 	return r;
 }
 
-int volume_lock(const char *voldir)
+int volume_lock(const char *voldir, int wait_ms)
 {
 	int fd = open(voldir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
 
 	if (fd < 0)
 		return -errno;
-	if (!flock(fd, LOCK_EX | LOCK_NB))
-		return fd;
+	for (int waited = 0;; waited += 50) {
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			return fd;
+		if (errno != EWOULDBLOCK || waited >= wait_ms)
+			break;
+		usleep(50 * 1000);
+	}
 	r = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
 	close(fd);
 	return r;

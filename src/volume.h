@@ -73,14 +73,19 @@ int volume_config_load(const char *voldir, struct volume_config **out);
  */
 int volume_config_store(const char *voldir, const struct volume_config *cfg);
 
+/* How long a mount or fsck waits for a daemon that is just unmounting. */
+#define VOLUME_LOCK_WAIT_MS 5000
+
 /**
  * Take the volume's exclusive lock (flock on the volume directory), held
  * while the returned fd is open: the daemon holds it while mounted, fsck
- * while it checks, so neither writes a volume the other is using.
- * @return an fd, -EWOULDBLOCK when another process holds it, or another
- * negative errno.
+ * while it checks, so neither writes a volume the other is using. Waits up
+ * to @p wait_ms for a holder to let go (a daemon exits a moment after its
+ * unmount returns).
+ * @return an fd, -EWOULDBLOCK when another process still holds it, or
+ * another negative errno.
  */
-int volume_lock(const char *voldir);
+int volume_lock(const char *voldir, int wait_ms);
 
 /**
  * Derive the subkeys from the 32-byte volume key with HKDF-SHA256, salt =
