@@ -661,7 +661,10 @@ static int check_empty(int dfd)
 		return -errno;
 	}
 	while ((d = readdir(dp))) {
-		if (is_dot(d->d_name) || !strcmp(d->d_name, NAMES_DIRID_FILE))
+		/* The ID file and its temp file (a crash during a rebind). */
+		if (is_dot(d->d_name) ||
+		    !strncmp(d->d_name, NAMES_DIRID_FILE,
+			     strlen(NAMES_DIRID_FILE)))
 			continue;
 		r = -ENOTEMPTY;
 		break;
@@ -684,6 +687,9 @@ static void atr_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			r = -errno;
 		} else {
 			r = check_empty(fd);
+			if (!r)
+				unlinkat(fd, NAMES_DIRID_FILE DURABLE_TMP_SUFFIX,
+					 0);
 			if (!r && unlinkat(fd, NAMES_DIRID_FILE, 0) &&
 			    errno != ENOENT)
 				r = -errno;
