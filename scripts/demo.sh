@@ -18,7 +18,8 @@ cleanup() {
 	set +e
 	[ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
 	mountpoint -q "$MNT" && fusermount3 -u "$MNT"
-	[ "${DEMO_KEEP:-0}" = 1 ] || rm -rf "$D"
+	# create pinned the volume on this node (/etc/atrestfs): unpin it too
+	[ "${DEMO_KEEP:-0}" = 1 ] || { [ -d "$VOL" ] && "$A" pin --remove "$VOL" >/dev/null; rm -rf "$D"; }
 }
 trap cleanup EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

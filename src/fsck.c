@@ -3,8 +3,9 @@
  * atrestfs fsck: check a volume offline, and repair what can be repaired
  * without deleting ciphertext.
  *
- * The volume is unlocked exactly as a mount does it (mount_unlock_volume:
- * same key source flow, same config MAC), after making sure no daemon
+ * The volume is unlocked exactly as a mount does it (unlock_volume_keys:
+ * the node's pins, the key source in a child, the config MAC), after
+ * making sure no daemon
  * serves it: the volume lock (flock on the volume directory, held by every
  * mounted daemon) and /proc/self/mountinfo both have to agree. Then the
  * tree is walked from the root with *at() calls, checking what a mount
@@ -44,9 +45,10 @@
 #include "keyprov.h"
 #include "log.h"
 #include "longname.h"
-#include "mount.h"
 #include "names.h"
+#include "pin.h"
 #include "secmem.h"
+#include "unlock.h"
 #include "volume.h"
 
 #define XATTR_PREFIX "user.atrestfs."
@@ -730,12 +732,14 @@ static int mounted_at(const char *vol, char *mnt, size_t n)
 	return found;
 }
 
-/* Config, refusal rules, key, MAC, contexts: the mount's own steps. */
+/* Config, refusal rules, pins, key, MAC, contexts: the mount's own steps. */
 static int unlock(struct fsck *f, struct volume_config **cfg)
 {
 	struct volume_expect exp = { .encryption = true,
 				     .key_source = f->o->key_source };
+	const struct pin_opts popt = { .key_source = f->o->key_spec };
 	struct volume_keys *keys = NULL;
+	struct node_pins *pins = NULL;
 	enum volume_verdict v;
 	char why[PATH_MAX + 256];
 	int r;
@@ -765,19 +769,23 @@ static int unlock(struct fsck *f, struct volume_config **cfg)
 					       sizeof(why)));
 		return FSCK_EXIT_ERROR;
 	}
-	r = mount_unlock_volume(*cfg, f->o->key_arg, &keys);
-	if (r) {
-		fprintf(stderr, "atrestfs fsck: the %s key source could not "
-				"unlock %s (%s)\n", (*cfg)->key_source, f->vol,
-			strerror(-r));
-		return FSCK_EXIT_ERROR;
-	}
-	if (volume_config_verify(*cfg, keys)) {
-		volume_keys_free(keys);
+	r = pin_resolve(f->vol, f->o->key_spec ? &popt : NULL, &pins);
+	if (!r)
+		r = unlock_volume_keys(f->vol, *cfg, pins, &keys);
+	pin_free(pins);
+	if (r == -EBADMSG) {
 		problem(f, "config", VOLUME_CONFIG_NAME, NULL,
 			"the config MAC does not match (tampered or "
 			"corrupted): nothing else can be checked");
 		return FSCK_EXIT_DAMAGE;
+	}
+	if (r) {
+		/* Pins refused (-EPERM) or no key: the reason is above. */
+		fprintf(stderr, "atrestfs fsck: %s could not be unlocked "
+				"(%s)\n", f->vol,
+			r == -EPERM ? "refused by this node's pins"
+				    : strerror(-r));
+		return FSCK_EXIT_ERROR;
 	}
 	r = content_ctx_new(keys->content, &f->cctx);
 	if (!r)

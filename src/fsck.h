@@ -23,7 +23,7 @@
 struct fsck_opts {
 	const char *volume;
 	const char *key_source; /* type named with --key-source, or NULL */
-	const char *key_arg;    /* its argument (keyfile path), or NULL */
+	const char *key_spec;   /* the whole --key-source SPEC, or NULL */
 	bool repair;
 	bool json;
 	unsigned long progress_every; /* entries between progress lines */

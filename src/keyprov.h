@@ -26,8 +26,28 @@ struct kp_options {
 	const char *kms_profile;
 };
 
+/**
+ * One key-source parameter that the node pins (see pin.h): its field in the
+ * config's key_source object, the mount option that states it (NULL: the
+ * ARG of key_source=TYPE:ARG) and, for `create`, where kp_options holds it.
+ */
+enum kp_pin_kind {
+	KP_PIN_STRING, /* a string compared as is */
+	KP_PIN_HANDLE, /* a TPM handle, compared as 0x%08x */
+	KP_PIN_PCRS,   /* a PCR list: JSON array, "0+2+7" as an option */
+};
+
+struct kp_pin {
+	const char *field;
+	const char *option;
+	enum kp_pin_kind kind;
+	int required; /* a complete pin set names it */
+};
+
 struct keyprov {
 	const char *name;
+	/** What the node pins of this source; ends with { NULL }. */
+	const struct kp_pin *pins;
 	/**
 	 * At create: make the volume key (or have the KMS make it), wrap it
 	 * and describe the wrapped form in @p params.
@@ -37,8 +57,11 @@ struct keyprov {
 	int (*enroll)(const char *arg, const struct kp_options *opt,
 		      const char *volume_uuid, uint8_t *key, json_t **params);
 	/**
-	 * At mount: recover the volume key from @p params.
-	 * @param arg from the mount's key_source=name:arg option (may be NULL)
+	 * At mount: recover the volume key from @p params. Runs in the
+	 * short-lived unlock child (unlock.c), never in the daemon.
+	 * @param arg keyfile: a path that overrides the config's; tpm2: the
+	 *   TCTI (NULL: ATRESTFS_TPM2_TCTI, else device:/dev/tpmrm0); kms:
+	 *   must be NULL
 	 */
 	int (*unlock)(const json_t *params, const char *arg,
 		      const char *volume_uuid, uint8_t *key);

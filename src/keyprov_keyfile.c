@@ -248,8 +248,14 @@ static void keyfile_audit_id(const json_t *params, char *buf, size_t n)
 		 json_string_value(json_object_get(params, "path")));
 }
 
+static const struct kp_pin keyfile_pins[] = {
+	{ "path", NULL, KP_PIN_STRING, 1 },
+	{ NULL, NULL, 0, 0 },
+};
+
 const struct keyprov kp_keyfile = {
 	.name = "keyfile",
+	.pins = keyfile_pins,
 	.enroll = keyfile_enroll,
 	.unlock = keyfile_unlock,
 	.validate = keyfile_validate,

@@ -279,8 +279,8 @@ static int kms_unlock(const json_t *params, const char *arg,
 	int r;
 
 	if (arg) {
-		log_err("key source kms takes no argument at mount: the key is "
-			"recorded in the volume");
+		log_err("key source kms takes no argument at unlock: the key "
+			"is pinned on the node and recorded in the volume");
 		return -EINVAL;
 	}
 	r = kms_validate(params);
@@ -327,8 +327,17 @@ static void kms_audit_id(const json_t *params, char *buf, size_t n)
 	snprintf(buf, n, "kms:%s", str(params, "key_arn"));
 }
 
+static const struct kp_pin kms_pins[] = {
+	{ "key_arn", NULL, KP_PIN_STRING, 1 },
+	{ "region", "kms_region", KP_PIN_STRING, 1 },
+	{ "endpoint", "kms_endpoint", KP_PIN_STRING, 0 },
+	{ "profile", "kms_profile", KP_PIN_STRING, 0 },
+	{ NULL, NULL, 0, 0 },
+};
+
 const struct keyprov kp_kms = {
 	.name = "kms",
+	.pins = kms_pins,
 	.enroll = kms_enroll,
 	.unlock = kms_unlock,
 	.validate = kms_validate,

@@ -422,7 +422,16 @@ static int tpm2_validate(const json_t *params)
 			}
 			continue;
 		}
-		if (strcmp(key, "tcti") && strcmp(key, "srk_handle") &&
+		if (!strcmp(key, "tcti")) {
+			/* A TCTI names a library to load and, with "cmd:", a
+			 * command to run: never taken from the volume. */
+			log_err("invalid volume config: key_source.tcti is "
+				"refused: the TPM TCTI comes from the node (mount "
+				"option tpm2_tcti=, ATRESTFS_TPM2_TCTI or "
+				DEFAULT_TCTI "), never from the volume");
+			return -EINVAL;
+		}
+		if (strcmp(key, "srk_handle") &&
 		    strcmp(key, "public") && strcmp(key, "private") &&
 		    strcmp(key, "parent_name")) {
 			log_err("invalid volume config: unknown field \"%.64s\" "
@@ -431,9 +440,6 @@ static int tpm2_validate(const json_t *params)
 		}
 		if (!json_is_string(v) || json_string_length(v) >= 2 * BLOB_MAX ||
 		    strlen(json_string_value(v)) != json_string_length(v))
-			goto bad;
-		if (!strcmp(key, "tcti") &&
-		    (!json_string_length(v) || json_string_length(v) >= TCTI_MAX))
 			goto bad;
 		if ((!strcmp(key, "public") || !strcmp(key, "private")) &&
 		    b64_field(params, key, blob, sizeof(blob)) <= 0)
@@ -454,14 +460,13 @@ bad:
 			"or value", key);
 		return -EINVAL;
 	}
-	if (json_is_string(json_object_get(params, "tcti")) &&
-	    json_is_string(json_object_get(params, "public")) &&
+	if (json_is_string(json_object_get(params, "public")) &&
 	    json_is_string(json_object_get(params, "private")) &&
 	    json_is_string(json_object_get(params, "parent_name")))
 		return 0;
 missing:
-	log_err("invalid volume config: key_source needs tcti, public, "
-		"private and parent_name");
+	log_err("invalid volume config: key_source needs public, private "
+		"and parent_name");
 	return -EINVAL;
 }
 
@@ -499,10 +504,31 @@ static int parent_name(struct tpm *t, uint8_t name[NAME_LEN])
 
 /* ---- enroll and unlock ---- */
 
+/* The TCTI comes from the node only: the option given (create's
+ * --tpm2-tcti, the mount's tpm2_tcti=), else ATRESTFS_TPM2_TCTI, else the
+ * kernel's resource manager. */
+static const char *node_tcti(const char *given)
+{
+	const char *env = getenv("ATRESTFS_TPM2_TCTI");
+
+	if (given)
+		return given;
+	return env && *env ? env : DEFAULT_TCTI;
+}
+
+static int tcti_check(const char *tcti)
+{
+	if (*tcti && strlen(tcti) < TCTI_MAX)
+		return 0;
+	log_err("invalid TCTI \"%.64s\": empty or longer than %d bytes", tcti,
+		TCTI_MAX - 1);
+	return -EINVAL;
+}
+
 static int tpm2_enroll(const char *arg, const struct kp_options *opt,
 		       const char *volume_uuid, uint8_t *key, json_t **params)
 {
-	const char *tcti = opt && opt->tpm2_tcti ? opt->tpm2_tcti : DEFAULT_TCTI;
+	const char *tcti = node_tcti(opt ? opt->tpm2_tcti : NULL);
 	TPM2B_SENSITIVE_CREATE *sens = secmem_alloc(sizeof(*sens));
 	TPM2B_PUBLIC tmpl = { 0 }, *pub = NULL;
 	TPM2B_PRIVATE *priv = NULL;
@@ -529,11 +555,8 @@ static int tpm2_enroll(const char *arg, const struct kp_options *opt,
 	r = parse_pcrs(opt ? opt->tpm2_pcrs : NULL, &mask);
 	if (!r)
 		r = parse_handle(opt ? opt->tpm2_srk_handle : NULL, &srk);
-	if (!r && (!*tcti || strlen(tcti) >= TCTI_MAX)) {
-		log_err("invalid TCTI \"%.64s\": empty or longer than %d bytes",
-			tcti, TCTI_MAX - 1);
-		r = -EINVAL;
-	}
+	if (!r)
+		r = tcti_check(tcti);
 	if (r)
 		goto out_free;
 	r = tpm_open(&t, tcti, srk, mask);
@@ -591,8 +614,7 @@ static int tpm2_enroll(const char *arg, const struct kp_options *opt,
 	for (int i = 0; pcrs && i < 24; i++)
 		if (mask & (1u << i))
 			json_array_append_new(pcrs, json_integer(i));
-	*params = json_pack("{s:s, s:o*, s:s, s:s, s:s}", "tcti", tcti,
-			    "pcrs", pcrs, "public", pb64, "private", vb64,
+	*params = json_pack("{s:o*, s:s, s:s, s:s}", "pcrs", pcrs, "public", pb64, "private", vb64,
 			    "parent_name", nb64);
 	if (*params && srk) {
 		char h[16];
@@ -638,8 +660,7 @@ static int check_object(const TPM2B_PUBLIC *pub, uint32_t mask)
 static int tpm2_unlock(const json_t *params, const char *arg,
 		       const char *volume_uuid, uint8_t *key)
 {
-	const char *env = getenv("ATRESTFS_TPM2_TCTI");
-	const char *tcti;
+	const char *tcti = node_tcti(arg);
 	TPM2B_PUBLIC pub = { 0 };
 	TPM2B_PRIVATE priv = { 0 };
 	TPM2B_SENSITIVE_DATA *out = NULL;
@@ -654,18 +675,12 @@ static int tpm2_unlock(const json_t *params, const char *arg,
 	int r;
 
 	(void)volume_uuid;
-	if (arg) {
-		log_err("key source tpm2 takes no argument at mount");
-		return -EINVAL;
-	}
 	r = tpm2_validate(params);
 	if (r)
 		return r;
-	tcti = env && *env ? env : json_string_value(json_object_get(params, "tcti"));
-	if (strlen(tcti) >= TCTI_MAX) {
-		log_err("ATRESTFS_TPM2_TCTI is longer than %d bytes", TCTI_MAX - 1);
-		return -EINVAL;
-	}
+	r = tcti_check(tcti);
+	if (r)
+		return r;
 	mask = params_pcrs(params);
 	parse_handle(json_string_value(json_object_get(params, "srk_handle")), &srk);
 	plen = b64_field(params, "public", pbuf, sizeof(pbuf));
@@ -749,8 +764,6 @@ static void tpm2_describe(const json_t *params, FILE *out)
 	json_t *srk = json_object_get(params, "srk_handle");
 
 	pcr_text(params_pcrs(params), pcrs, sizeof(pcrs));
-	fprintf(out, "tpm2 tcti:       %s\n",
-		json_string_value(json_object_get(params, "tcti")));
 	fprintf(out, "tpm2 pcrs:       %s%s\n", pcrs,
 		strcmp(pcrs, "none") ? " (sha256 bank, policy only)" : "");
 	fprintf(out, "tpm2 parent:     %s\n",
@@ -763,12 +776,18 @@ static void tpm2_audit_id(const json_t *params, char *buf, size_t n)
 	char pcrs[80];
 
 	pcr_text(params_pcrs(params), pcrs, sizeof(pcrs));
-	snprintf(buf, n, "tpm2:tcti=%s,pcrs=%s",
-		 json_string_value(json_object_get(params, "tcti")), pcrs);
+	snprintf(buf, n, "tpm2:pcrs=%s", pcrs);
 }
+
+static const struct kp_pin tpm2_pins[] = {
+	{ "pcrs", "tpm2_pcrs", KP_PIN_PCRS, 0 },
+	{ "srk_handle", "tpm2_srk", KP_PIN_HANDLE, 0 },
+	{ NULL, NULL, 0, 0 },
+};
 
 const struct keyprov kp_tpm2 = {
 	.name = "tpm2",
+	.pins = tpm2_pins,
 	.enroll = tpm2_enroll,
 	.unlock = tpm2_unlock,
 	.validate = tpm2_validate,

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,9 @@
 #include "log.h"
 #include "mount.h"
 #include "mountpoint.h"
+#include "pin.h"
 #include "secmem.h"
+#include "unlock.h"
 #include "volume.h"
 
 enum exit_code {
@@ -42,6 +45,7 @@ static void usage(FILE *out)
 	      "       atrestfs info VOLUME\n"
 	      "       atrestfs fsck [--repair] [--json] [--key-source SPEC] "
 	      "VOLUME\n"
+	      "       atrestfs pin [--replace | --remove] VOLUME\n"
 	      "       atrestfs mount VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
 	      "       atrestfs VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
 	      "       atrestfs guard-mountpoint [--release] DIR\n"
@@ -134,7 +138,7 @@ static int create_encrypted(const char *dir, struct volume_config *cfg,
 		return EXIT_SYSTEM;
 	/* 1. The key source makes (or has made) the key and wraps it. */
 	snprintf(cfg->key_source, sizeof(cfg->key_source), "%s", kp->name);
-	r = keyprov_enroll(kp, arg, opt, cfg->uuid, vkey, &cfg->key_params);
+	r = unlock_enroll(kp, arg, opt, cfg->uuid, vkey, &cfg->key_params);
 	if (r) {
 		rc = EXIT_KEY;
 		goto out;
@@ -169,6 +173,38 @@ out:
 	return rc;
 }
 
+/* Where the pins are, and the fstab line that states them all. */
+static void print_pins(const char *vol, const struct volume_config *cfg,
+		       const char *where, const char *tcti)
+{
+	char opts[8192], esc[4 * PATH_MAX];
+	size_t o = 0;
+
+	printf("pinned on this node in %s\n", where);
+	if (pin_fstab_options(cfg, opts, sizeof(opts))) {
+		printf("(no fstab line: a pinned value cannot be an fstab "
+		       "option; the node record pins it)\n");
+		return;
+	}
+	/* The TCTI is where the TPM is, not a pin: stated when it can be. */
+	if (tcti && !strpbrk(tcti, ", \t\n\\") &&
+	    strlen(opts) + strlen(tcti) + 12 < sizeof(opts)) {
+		strcat(opts, ",tpm2_tcti=");
+		strcat(opts, tcti);
+	} else if (tcti) {
+		printf("(the TCTI has a comma or white space: give it at mount "
+		       "as ATRESTFS_TPM2_TCTI)\n");
+	}
+	/* fstab fields escape white space and backslashes in octal. */
+	for (const char *c = vol; *c && o + 5 < sizeof(esc); c++)
+		o += (size_t)(strchr(" \t\n\\", *c)
+				      ? snprintf(esc + o, 5, "\\%03o",
+						 (unsigned char)*c)
+				      : snprintf(esc + o, 2, "%c", *c));
+	printf("fstab line (replace /MOUNTPOINT):\n%s /MOUNTPOINT atrestfs "
+	       "%s,nofail 0 0\n", esc, opts);
+}
+
 static int cmd_create(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -188,7 +224,7 @@ static int cmd_create(int argc, char **argv)
 	const struct keyprov *kp = NULL;
 	struct volume_config *cfg = NULL;
 	bool plain = false, made;
-	char name[32], conf[4096];
+	char name[32], conf[4096], rdir[PATH_MAX], where[PATH_MAX];
 	int c, rc;
 
 	optind = 1;
@@ -236,6 +272,15 @@ static int cmd_create(int argc, char **argv)
 		rc = volume_config_store(dir, cfg) ? EXIT_SYSTEM : EXIT_OK;
 	else
 		rc = create_encrypted(dir, cfg, kp, arg, &opt);
+	/* The node's own record of what it just made: the trust anchor. */
+	if (rc == EXIT_OK && (!realpath(dir, rdir) ||
+			      pin_record_store(rdir, cfg, where, sizeof(where)))) {
+		fprintf(stderr, "atrestfs: cannot pin %s on this node; nothing "
+				"was created\n", dir);
+		snprintf(conf, sizeof(conf), "%s/%s", dir, VOLUME_CONFIG_NAME);
+		unlink(conf);
+		rc = EXIT_SYSTEM;
+	}
 	if (rc == EXIT_OK) {
 		char ks[512] = "";
 
@@ -244,6 +289,7 @@ static int cmd_create(int argc, char **argv)
 		printf("created %s volume %s in %s%s%s\n",
 		       plain ? "plain (unencrypted)" : "encrypted", cfg->uuid,
 		       dir, plain ? "" : ", key source ", ks);
+		print_pins(rdir, cfg, where, opt.tpm2_tcti);
 	}
 out:
 	if (rc != EXIT_OK) {
@@ -253,6 +299,94 @@ out:
 		if (made)
 			rmdir(dir);
 	}
+	volume_config_free(cfg);
+	return rc;
+}
+
+/*
+ * `atrestfs pin VOLUME`: (re)write the node record from the volume's config,
+ * for a node rebuilt with its disk kept. It contacts no key source: the
+ * operator checks what it prints (`atrestfs info` shows the same) before
+ * trusting it, and the next mount verifies the config MAC.
+ */
+static int cmd_pin(int argc, char **argv)
+{
+	struct volume_config *cfg = NULL;
+	struct node_pins *pins = NULL;
+	char vol[PATH_MAX], where[PATH_MAX];
+	bool replace = false, remove = false;
+	int i, r, rc = EXIT_SYSTEM;
+
+	for (i = 1; i < argc - 1; i++) {
+		if (!strcmp(argv[i], "--replace"))
+			replace = true;
+		else if (!strcmp(argv[i], "--remove"))
+			remove = true;
+		else
+			break;
+	}
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		puts("usage: atrestfs pin [--replace | --remove] VOLUME\n"
+		     "Writes (or removes) this node's record of VOLUME: its UUID "
+		     "and key source.");
+		return EXIT_OK;
+	}
+	if (i != argc - 1 || (replace && remove)) {
+		fputs("usage: atrestfs pin [--replace | --remove] VOLUME\n",
+		      stderr);
+		return EXIT_USAGE;
+	}
+	if (!realpath(argv[i], vol)) {
+		/* The record of a volume already deleted can still go. */
+		if (!remove || errno != ENOENT || argv[i][0] != '/' ||
+		    strlen(argv[i]) >= sizeof(vol)) {
+			fprintf(stderr, "atrestfs: %s: %s\n", argv[i],
+				strerror(errno));
+			return EXIT_REFUSED;
+		}
+		strcpy(vol, argv[i]);
+	}
+	if (remove) {
+		r = pin_record_remove(vol, where, sizeof(where));
+		if (r)
+			fprintf(stderr, "atrestfs: cannot remove %s: %s\n",
+				where, strerror(-r));
+		else
+			printf("removed the node record %s\n", where);
+		return r ? EXIT_SYSTEM : EXIT_OK;
+	}
+	r = volume_config_load(vol, &cfg);
+	if (r) {
+		fprintf(stderr, "atrestfs: refused: %s has no valid config (%s)\n",
+			vol, strerror(-r));
+		return r == -ENOENT ? EXIT_REFUSED : EXIT_CONFIG;
+	}
+	/* An existing record that disagrees is replaced only on request. */
+	r = pin_resolve(vol, NULL, &pins);
+	if (!r && pin_has_record(pins))
+		r = pin_check(pins, vol, cfg);
+	if (r && !replace) {
+		fprintf(stderr, "atrestfs: refused: %s is pinned differently "
+				"on this node (see above); check the volume, "
+				"then `atrestfs pin --replace %s`\n", vol, vol);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	if (pin_record_store(vol, cfg, where, sizeof(where)))
+		goto out;
+	printf("volume %s, uuid %s, %s", vol, cfg->uuid,
+	       cfg->encrypted ? "key source " : "plain (unencrypted)\n");
+	if (cfg->encrypted) {
+		char ks[512];
+
+		keyprov_audit_id(keyprov_find(cfg->key_source), cfg->key_params,
+				 ks, sizeof(ks));
+		printf("%s\n", ks);
+	}
+	print_pins(vol, cfg, where, NULL);
+	rc = EXIT_OK;
+out:
+	pin_free(pins);
 	volume_config_free(cfg);
 	return rc;
 }
@@ -343,6 +477,7 @@ static int cmd_fsck(int argc, char **argv)
 	};
 	struct fsck_opts o = { 0 };
 	const struct keyprov *kp;
+	const char *arg;
 	char name[32], *end;
 	int c;
 
@@ -352,10 +487,11 @@ static int cmd_fsck(int argc, char **argv)
 		case 'r': o.repair = true; break;
 		case 'j': o.json = true; break;
 		case 'k':
-			if (keyprov_parse_spec(optarg, &kp, &o.key_arg, name,
+			if (keyprov_parse_spec(optarg, &kp, &arg, name,
 					       sizeof(name)))
 				return FSCK_EXIT_USAGE;
 			o.key_source = name;
+			o.key_spec = optarg;
 			break;
 		case 'p':
 			errno = 0;
@@ -407,6 +543,8 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(cmd, "fsck"))
 		return cmd_fsck(argc - 1, argv + 1);
+	if (!strcmp(cmd, "pin"))
+		return cmd_pin(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mount"))
 		return cmd_mount(argc - 1, argv + 1);
 	if (!strcmp(cmd, "guard-mountpoint"))

@@ -25,7 +25,9 @@
 #include "keyprov.h"
 #include "log.h"
 #include "names.h"
+#include "pin.h"
 #include "secmem.h"
+#include "unlock.h"
 #include "volume.h"
 
 enum {
@@ -39,6 +41,7 @@ enum {
 struct mount_opts {
 	char *encryption; /* "on" / "off" */
 	char *key_source; /* TYPE[:ARG] */
+	struct pin_opts pin; /* what the fstab line pins (pin.h) */
 	char *volume;
 	char *mountpoint;
 	int foreground;
@@ -51,6 +54,16 @@ enum { KEY_FG, KEY_DEBUG, KEY_HELP };
 static const struct fuse_opt opt_spec[] = {
 	{ "encryption=%s", offsetof(struct mount_opts, encryption), 0 },
 	{ "key_source=%s", offsetof(struct mount_opts, key_source), 0 },
+#define PIN_OPT(name) \
+	{ #name "=%s", offsetof(struct mount_opts, pin.name), 0 }
+	PIN_OPT(uuid),
+	PIN_OPT(tpm2_tcti),
+	PIN_OPT(tpm2_pcrs),
+	PIN_OPT(tpm2_srk),
+	PIN_OPT(kms_region),
+	PIN_OPT(kms_endpoint),
+	PIN_OPT(kms_profile),
+#undef PIN_OPT
 	FUSE_OPT_KEY("-f", KEY_FG),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
@@ -96,35 +109,18 @@ static void mount_usage(FILE *out)
 	fputs("usage: atrestfs mount VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
 	      "  -o encryption=off       the volume is a plain one (without it,"
 	      " encryption is expected)\n"
-	      "  -o key_source=TYPE[:ARG] insist on a key source type; "
-	      "keyfile:PATH overrides the path\n"
+	      "  -o key_source=TYPE[:ARG] the key source this node pins: "
+	      "keyfile:PATH, tpm2, kms:KEY_ARN\n"
+	      "  -o uuid=UUID            the volume this node expects\n"
+	      "  -o tpm2_pcrs=7+8  tpm2_srk=HANDLE  tpm2_tcti=TCTI\n"
+	      "  -o kms_region=R  kms_endpoint=URL  kms_profile=P\n"
+	      "     (pins come from these and the node record that create "
+	      "writes; see atrestfs(8))\n"
 	      "  -f                      stay in the foreground\n"
 	      "  -d                      debug output (implies -f)\n"
 	      "  other -o options (allow_other, default_permissions, ro, ...)"
 	      " go to FUSE.\n",
 	      out);
-}
-
-int mount_unlock_volume(const struct volume_config *cfg, const char *arg,
-			 struct volume_keys **keys)
-{
-	const struct keyprov *kp = keyprov_find(cfg->key_source);
-	uint8_t *vkey;
-	int r;
-
-	if (!kp || !kp->unlock) {
-		fprintf(stderr, "atrestfs: key source %s is not available in "
-				"this build\n", cfg->key_source);
-		return -ENOTSUP;
-	}
-	vkey = secmem_alloc(KEYPROV_KEY_LEN);
-	if (!vkey)
-		return -ENOMEM;
-	r = kp->unlock(cfg->key_params, arg, cfg->uuid, vkey);
-	if (!r)
-		r = volume_derive_keys(vkey, cfg->uuid_bin, keys);
-	secmem_free(vkey);
-	return r;
 }
 
 static void audit(const struct volume_config *cfg, const char *vol,
@@ -148,12 +144,12 @@ int cmd_mount(int argc, char **argv)
 	struct volume_expect exp = { .encryption = true };
 	struct volume_config *cfg = NULL;
 	struct volume_keys *keys = NULL;
+	struct node_pins *pins = NULL;
 	struct atr_fs fs = { .timeout = 1.0 };
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config lcfg = { .clone_fd = 0,
 					 .max_idle_threads = 10 };
 	char vol[PATH_MAX], ksname[32], fsname_opt[PATH_MAX + 64];
-	const char *ksarg = NULL;
 	enum volume_verdict v;
 	struct stat st;
 	int root_fd = -1, lock_fd = -1, rc = EXIT_SYSTEM, r;
@@ -184,12 +180,14 @@ int cmd_mount(int argc, char **argv)
 	}
 	if (o.key_source) {
 		const struct keyprov *kp;
+		const char *ksarg;
 		if (keyprov_parse_spec(o.key_source, &kp, &ksarg, ksname,
 				       sizeof(ksname))) {
 			rc = EXIT_USAGE;
 			goto out;
 		}
 		exp.key_source = ksname;
+		o.pin.key_source = o.key_source;
 	}
 	if (!realpath(o.volume, vol)) {
 		fprintf(stderr, "atrestfs: volume %s: %s\n", o.volume,
@@ -243,6 +241,13 @@ int cmd_mount(int argc, char **argv)
 		}
 		goto out;
 	}
+	/* 3. What the node pins for this volume: nothing the volume says is
+	 * acted on before it agrees with them. */
+	if (pin_resolve(vol, &o.pin, &pins)) {
+		audit(cfg, vol, "refused: pins");
+		rc = EXIT_REFUSED;
+		goto out;
+	}
 	root_fd = open(vol, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0) {
 		fprintf(stderr, "atrestfs: %s: %s\n", vol, strerror(errno));
@@ -261,22 +266,32 @@ int cmd_mount(int argc, char **argv)
 			rc = EXIT_CONFIG;
 			goto out;
 		}
+		if (pin_check(pins, vol, cfg)) {
+			audit(cfg, vol, "refused: pins");
+			rc = EXIT_REFUSED;
+			goto out;
+		}
 	} else {
-		/* 3. The key, once; then the MAC over the config. */
-		r = mount_unlock_volume(cfg, ksarg, &keys);
+		/* 4. The key, once, in a child; then the MAC over the config. */
+		r = unlock_volume_keys(vol, cfg, pins, &keys);
+		if (r == -EPERM) {
+			audit(cfg, vol, "refused: pins");
+			rc = EXIT_REFUSED;
+			goto out;
+		}
+		if (r == -EBADMSG) {
+			fprintf(stderr, "atrestfs: refused: %s: the config MAC "
+					"does not match (tampered)\n", vol);
+			audit(cfg, vol, "refused: config MAC mismatch");
+			rc = EXIT_CONFIG;
+			goto out;
+		}
 		if (r) {
 			fprintf(stderr, "atrestfs: refused: the %s key source "
 					"could not unlock %s (%s)\n",
 				cfg->key_source, vol, strerror(-r));
 			audit(cfg, vol, "refused: key not obtained");
 			rc = EXIT_KEY;
-			goto out;
-		}
-		if (volume_config_verify(cfg, keys)) {
-			fprintf(stderr, "atrestfs: refused: %s: the config MAC "
-					"does not match (tampered)\n", vol);
-			audit(cfg, vol, "refused: config MAC mismatch");
-			rc = EXIT_CONFIG;
 			goto out;
 		}
 		fs.encrypted = true;
@@ -307,7 +322,7 @@ int cmd_mount(int argc, char **argv)
 		root->has_dirid = true; /* before any request: no lock yet */
 	}
 
-	/* 4. The kernel mount, then the background. */
+	/* 5. The kernel mount, then the background. */
 	snprintf(fsname_opt, sizeof(fsname_opt),
 		 "-ofsname=%s,subtype=atrestfs,default_permissions", vol);
 	if (fuse_opt_add_arg(&args, fsname_opt))
@@ -347,6 +362,7 @@ out:
 	dirid_ctx_free(fs.dctx);
 	volume_keys_free(keys);
 	volume_config_free(cfg);
+	pin_free(pins);
 	if (root_fd >= 0)
 		close(root_fd);
 	if (lock_fd >= 0)
@@ -356,5 +372,12 @@ out:
 	free(o.key_source);
 	free(o.volume);
 	free(o.mountpoint);
+	free((char *)o.pin.uuid);
+	free((char *)o.pin.tpm2_tcti);
+	free((char *)o.pin.tpm2_pcrs);
+	free((char *)o.pin.tpm2_srk);
+	free((char *)o.pin.kms_region);
+	free((char *)o.pin.kms_endpoint);
+	free((char *)o.pin.kms_profile);
 	return rc;
 }

@@ -14,17 +14,4 @@
  */
 int cmd_mount(int argc, char **argv);
 
-struct volume_config;
-struct volume_keys;
-
-/**
- * The unlock step of a mount, shared with fsck: the volume's key source
- * (with @p arg, the path override of -o key_source=TYPE:ARG, or NULL)
- * gives the volume key once, the subkeys are derived into @p keys and the
- * volume key is wiped. The config MAC is the caller's next step.
- * @return 0 or a negative errno (the key source logged why).
- */
-int mount_unlock_volume(const struct volume_config *cfg, const char *arg,
-			struct volume_keys **keys);
-
 #endif

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -470,32 +471,38 @@ out:
 	return r;
 }
 
+int volume_write_atomic(int dfd, const char *name, const char *text,
+			mode_t mode, bool replace)
+{
+	size_t len = strlen(text);
+	char *line = malloc(len + 1);
+	int r;
+
+	/* The format files end with a newline; one writer for all of them. */
+	if (!line)
+		return -ENOMEM;
+	memcpy(line, text, len);
+	line[len] = '\n';
+	r = durable_write_file(dfd, name, line, len + 1, mode, replace);
+	free(line);
+	return r;
+}
+
 int volume_config_store(const char *voldir, const struct volume_config *cfg)
 {
-	char *text = volume_config_dump(cfg), *line;
-	size_t len;
+	char *text = volume_config_dump(cfg);
 	int dfd, r;
 
 	if (!text)
 		return -ENOMEM;
-	len = strlen(text);
-	line = realloc(text, len + 2);
-	if (!line) {
-		free(text);
-		return -ENOMEM;
-	}
-	text = line;
-	text[len++] = '\n';
-	text[len] = '\0';
 	dfd = open(voldir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		r = -errno;
-		goto out;
+	} else {
+		r = volume_write_atomic(dfd, VOLUME_CONFIG_NAME, text, 0400,
+					false);
+		close(dfd);
 	}
-	r = durable_write_file(dfd, VOLUME_CONFIG_NAME, text, len, 0400,
-			       false);
-	close(dfd);
-out:
 	free(text);
 	return r;
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -63,6 +64,14 @@ int volume_config_parse(const char *text, size_t len, struct volume_config **out
 
 /** Serialise (with the MAC field for encrypted volumes). Caller frees. */
 char *volume_config_dump(const struct volume_config *cfg);
+
+/**
+ * Write @p text and a newline as @p name in the directory @p dfd,
+ * atomically and durably: "NAME.tmp", fsync, rename, fsync of the
+ * directory. Without @p replace an existing @p name is kept (-EEXIST).
+ */
+int volume_write_atomic(int dfd, const char *name, const char *text,
+			mode_t mode, bool replace);
 
 /** Load VOLUME/atrestfs.conf: -ENOENT when the directory is not a volume. */
 int volume_config_load(const char *voldir, struct volume_config **out);

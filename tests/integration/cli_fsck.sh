@@ -177,7 +177,7 @@ mkdir "$WORK/notvol"
 rc=0; out=$(atr fsck "$WORK/notvol" 2>&1) || rc=$?
 [ $rc = 8 ] && grep -q "not an atrestfs volume" <<<"$out" || fail "not a volume: exit $rc: $out"
 rc=0; out=$(atr fsck --key-source keyfile:"$WORK/nokey" "$VOL" 2>&1) || rc=$?
-[ $rc = 8 ] && grep -q "could not unlock" <<<"$out" || fail "wrong keyfile: exit $rc: $out"
+[ $rc = 8 ] && grep -q "could not be unlocked" <<<"$out" || fail "wrong keyfile: exit $rc: $out"
 atr create --no-encryption "$WORK/plain" >/dev/null
 rc=0; out=$(atr fsck "$WORK/plain" 2>&1) || rc=$?
 [ $rc = 0 ] && grep -q "plain volume: there is nothing encrypted to check" <<<"$out" || fail "plain volume: exit $rc: $out"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every parser under libFuzzer (ASan+UBSan) for 20 s each: the volume config
 # (and the key sources' validators), stored names and symlink targets, KMS
-# error bodies and AWS shared files. Longer runs: scripts/fuzz.sh SECONDS.
+# error bodies and AWS shared files, node records (pins). Longer runs:
+# scripts/fuzz.sh SECONDS.
 source "$(dirname "$0")/../lib/common.sh"
 command -v clang >/dev/null || skip "clang not installed"
 bash "$TOP/scripts/fuzz.sh" "${FUZZ_SECONDS:-20}" || fail "a fuzz target crashed"

@@ -88,6 +88,8 @@ grep -q "^$NEW[[:space:]]$MNT[[:space:]]atrestfs[[:space:]]defaults,_netdev,nofa
 [ "$(grep -v "^$NEW" "$FSTAB")" = "$others" ] || fail "other fstab lines changed: $(cat "$FSTAB")"
 [ "$(findmnt -n -o SOURCE --mountpoint "$MNT")" = "$NEW" ] || fail "the new volume is not the one mounted"
 [ ! -e "$OLD" ] && [ ! -e "$WORK/key-old" ] || fail "old volume or key not retired"
+[ ! -e "$ATRESTFS_NODE_DIR/volumes/$(printf %s "$OLD" | sha256sum | cut -d' ' -f1).json" ] ||
+	fail "the retired volume's node record is left"
 [ "$(stat -c %b "$MNT/sparse")" -lt 2048 ] || fail "sparse file lost its holes: $(stat -c %b "$MNT/sparse") blocks"
 [ "$(tail -c 4 "$MNT/sparse")" = tail ] || fail "sparse file content"
 [ "$(readlink "$MNT/link")" = dump.rdb ] || fail "symlink not kept"
@@ -98,9 +100,16 @@ $CLI SET after-rotation yes >/dev/null
 stop_redis
 grep -rqa "value-1999" "$NEW" && fail "plaintext in the new volume"
 
-# Routine: once more, keeping the old volume this time; then the fstab
-# mount path is the one that works after a reboot.
+# Routine: once more, keeping the old volume this time, from a line that
+# pins its volume completely (as create prints it): the new line pins the
+# new volume; then the fstab mount path is the one that works after a reboot.
+pins=$(atr pin "$NEW" | awk '$2 == "/MOUNTPOINT" { print $4 }')
+sed -i "s|,key_source=keyfile,|,${pins%,nofail},|" "$FSTAB"
+grep -q "^$NEW[[:space:]].*,uuid=.*,key_source=keyfile:$WORK/key-new,x-systemd" "$FSTAB" || fail "pins not in the line: $(cat "$FSTAB")"
 rotate 0 "is kept" "$MNT" "$NEWER" --key-source "keyfile:$WORK/key-newer"
+newer_uuid=$(atr info "$NEWER" | sed -n 's/^uuid: *//p')
+grep -q "^$NEWER[[:space:]]$MNT[[:space:]]atrestfs[[:space:]]defaults,_netdev,nofail,uuid=$newer_uuid,key_source=keyfile:$WORK/key-newer,x-systemd.mount-timeout=30s[[:space:]]0 0$" "$FSTAB" ||
+	fail "the switched line does not pin the new volume: $(cat "$FSTAB")"
 [ -d "$NEW" ] && [ -e "$WORK/key-new" ] || fail "the kept volume was removed"
 umount "$MNT"
 mount -T "$FSTAB" "$MNT"

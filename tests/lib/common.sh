@@ -18,6 +18,9 @@ ATRESTFS=${ATRESTFS:-$BUILD/atrestfs}
 MOUNT_HELPER=${MOUNT_HELPER:-$BUILD/mount.atrestfs}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/atrestfs-test.XXXXXX")
 export TSS2_LOG=all+none
+# The node records that create writes (the trust anchor, see atrestfs(8)
+# PINNING) go to this test's own directory, not to /etc/atrestfs.
+export ATRESTFS_NODE_DIR=$WORK/node
 
 _cleanup_cmds=()
 _mounts=()

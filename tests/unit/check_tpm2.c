@@ -272,7 +272,7 @@ static json_t *enroll(uint8_t key[32], const char *pcrs)
 
 static int unlock(json_t *p, uint8_t back[32])
 {
-	return kp_tpm2.unlock(p, NULL, "u", back);
+	return kp_tpm2.unlock(p, tcti, "u", back);
 }
 
 /* ---- round trips ---- */
@@ -307,16 +307,28 @@ START_TEST(startup_already_done_is_fine)
 }
 END_TEST
 
-START_TEST(env_overrides_recorded_tcti)
+/* The TCTI comes from the node: the caller's, else the environment, else
+ * the default; a TCTI in the config is refused before anything loads. */
+START_TEST(tcti_from_the_node_only)
 {
 	uint8_t key[32], back[32];
 	json_t *p = enroll(key, "7");
 
-	json_object_set_new(p, "tcti", json_string("swtpm:host=127.0.0.1,port=1"));
-	EXPECT(unlock(p, back), -EHOSTUNREACH, "TPM unreachable", "port=1");
-	setenv("ATRESTFS_TPM2_TCTI", tcti, 1);
-	ck_assert_int_eq(unlock(p, back), 0);
+	ck_assert_ptr_null(json_object_get(p, "tcti"));
+	setenv("ATRESTFS_TPM2_TCTI", "swtpm:host=127.0.0.1,port=1", 1);
+	EXPECT(kp_tpm2.unlock(p, NULL, "u", back), -EHOSTUNREACH,
+	       "TPM unreachable", "port=1");
+	ck_assert_int_eq(unlock(p, back), 0); /* the caller's wins */
 	ck_assert(!memcmp(key, back, 32));
+	setenv("ATRESTFS_TPM2_TCTI", tcti, 1);
+	ck_assert_int_eq(kp_tpm2.unlock(p, NULL, "u", back), 0);
+	unsetenv("ATRESTFS_TPM2_TCTI");
+	EXPECT(kp_tpm2.unlock(p, NULL, "u", back), -EHOSTUNREACH,
+	       "TPM unreachable through TCTI \"device:/dev/tpmrm0\"");
+	esys_inits = 0;
+	json_object_set_new(p, "tcti", json_string(tcti));
+	EXPECT(unlock(p, back), -EINVAL, "key_source.tcti is refused");
+	ck_assert_int_eq(esys_inits, 0);
 	json_decref(p);
 }
 END_TEST
@@ -579,8 +591,8 @@ START_TEST(bad_configs)
 		{ "pcrs", "[-1]" },
 		{ "pcrs", "[\"7\"]" },
 		{ "pcrs", "7" },
-		{ "tcti", "\"\"" },
-		{ "tcti", "7" },
+		{ "tcti", "\"device:/dev/tpmrm0\"" },
+		{ "tcti", "\"cmd:touch /nonexistent/marker\"" },
 		{ "public", "\"AAAA\"" },
 		{ "public", "\"not base64!\"" },
 		{ "private", "\"\"" },
@@ -635,7 +647,7 @@ START_TEST(describe_and_audit)
 
 	kp_tpm2.describe(p, f);
 	fclose(f);
-	ck_assert_ptr_nonnull(strstr(buf, tcti));
+	ck_assert_ptr_null(strstr(buf, "tcti"));
 	ck_assert_ptr_nonnull(strstr(buf, "0,2,7"));
 	ck_assert_ptr_null(strstr(buf, json_string_value(json_object_get(p, "private"))));
 	kp_tpm2.audit_id(p, id, sizeof(id));
@@ -656,7 +668,7 @@ int main(void)
 #define T(fn) ADD_FIXTURE_TEST(s, fn, setup, teardown)
 	T(roundtrip_without_and_with_pcrs);
 	T(startup_already_done_is_fine);
-	T(env_overrides_recorded_tcti);
+	T(tcti_from_the_node_only);
 	T(pcr_changed_names_the_pcrs);
 	T(flipped_private_blob_is_another_tpm_or_corrupt);
 	T(missing_srk_refused);
