@@ -792,8 +792,10 @@ static void atr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (!r && (flags & RENAME_EXCHANGE))
 			r = rebind_begin(fs, ndir, &nb, dir, &b, &mt);
 	}
-	if (!r && renameat2(dir->fd, b.name, ndir->fd, nb.name, flags))
-		r = -errno;
+	if (!r && flags == RENAME_NOREPLACE) /* with its fallbacks */
+		r = durable_rename_noreplace(dir->fd, b.name, ndir->fd, nb.name);
+	else if (!r && renameat2(dir->fd, b.name, ndir->fd, nb.name, flags))
+		r = -errno; /* RENAME_EXCHANGE has no fallback: EINVAL */
 	moved = !r;
 	/* 2. The rename must be on disk before a binding is dropped. */
 	if (moved && (ms.fd >= 0 || mt.fd >= 0)) {

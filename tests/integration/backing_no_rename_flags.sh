@@ -33,6 +33,13 @@ for round in noflags nolink; do
 	mkdir "$MNT/a" 2>/dev/null && fail "$round: mkdir of an existing name succeeded"
 	mv "$MNT/a" "$MNT/c"
 	mv "$MNT/c/b" "$MNT/$long/b2"
+	# A rename that must not replace (mv -n uses RENAME_NOREPLACE).
+	echo other >"$MNT/other"
+	python3 -c 'import ctypes,os,sys; l=ctypes.CDLL(None,use_errno=True); r=l.renameat2(-100,sys.argv[1].encode(),-100,sys.argv[2].encode(),1); sys.exit(0 if r!=0 and ctypes.get_errno()==17 else 1)' "$MNT/other" "$MNT/c/$long" ||
+		fail "$round: RENAME_NOREPLACE onto an existing name did not give EEXIST"
+	python3 -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); sys.exit(l.renameat2(-100,sys.argv[1].encode(),-100,sys.argv[2].encode(),1))' "$MNT/other" "$MNT/other2" ||
+		fail "$round: RENAME_NOREPLACE to a free name failed"
+	[ "$(cat "$MNT/other2")" = other ] && [ "$(cat "$MNT/c/$long")" = longfile ] || fail "$round: after no-replace renames"
 	( set -o noclobber; echo x >"$MNT/c/$long" ) 2>/dev/null && fail "$round: O_EXCL create replaced a file"
 	grep -q "renameat2 flags refused" "$LOG" || fail "$round: the daemon never met the shim"
 	[ "$(cat "$MNT/$long/b2/f")" = hello ] || fail "$round: moved file unreadable"
@@ -40,7 +47,7 @@ for round in noflags nolink; do
 	atr_mount "$VOL" "$MNT"   # no shim
 	[ "$(cat "$MNT/c/$long")" = longfile ] && [ "$(cat "$MNT/$long/x")" = deep ] &&
 		[ "$(cat "$MNT/$long/b2/f")" = hello ] || fail "$round: contents after a normal remount"
-	[ "$(ls "$MNT" | sort | tr '\n' ' ')" = "$long c " ] || fail "$round: listing $(ls "$MNT")"
+	[ "$(ls "$MNT" | sort | tr '\n' ' ')" = "$long c other2 " ] || fail "$round: listing $(ls "$MNT")"
 	[ -z "$(find "$VOL" -name '*.tmp' -o -name '.atrestfs.mkdir.*')" ] || fail "$round: temporary files left"
 	atr_umount "$MNT"
 	echo "$round: create, mkdir, create, long names and renames work through the fallbacks"
