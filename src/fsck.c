@@ -290,62 +290,51 @@ static void unreadable(struct fsck *f, int root_fd, int dfd, const char *e,
 /* ---- files ---- */
 
 /*
- * The content of one regular file. Returns 0 clean, 1 repaired, 2 damage
- * left, or a negative errno; @p why says what was found. This is the one
- * place that knows how content is checked.
+ * The content of one regular file, as the content module judges it:
+ * 0 clean, 1 repaired, 2 damage left, or a negative errno; @p why says
+ * what was found, @p c keeps the file ID for the xattr check.
  */
-static int check_content(struct fsck *f, int fd, char *why, size_t n)
+static int check_content(struct fsck *f, int fd, struct content_check *c,
+			 char *why, size_t n)
 {
-	struct content_file *cf = NULL;
-	uint8_t *buf;
-	off_t size, off;
-	ssize_t got;
-	int r;
+	int r = content_check_file(f->cctx, fd, f->o->repair, c);
+	size_t l = 0;
 
 	why[0] = '\0';
-	size = content_fd_plain_size(fd);
-	if (size < 0) {
-		snprintf(why, n, "backing size is impossible (cut or extended)");
-		return 2;
-	}
-	r = content_file_open(f->cctx, fd, &cf);
-	if (r) {
-		if (r != -EIO)
-			return r;
-		snprintf(why, n, "file header is damaged");
-		return 2;
-	}
-	buf = malloc(CONTENT_BLOCK);
-	if (!buf) {
-		content_file_free(cf);
-		return -ENOMEM;
-	}
-	for (off = 0; off < size; off += CONTENT_BLOCK) {
-		got = content_read(cf, fd, buf, CONTENT_BLOCK, off);
-		if (got == -EIO) {
-			snprintf(why, n, "block %lld fails authentication",
-				 (long long)(off / CONTENT_BLOCK));
-			r = 2;
-			break;
-		}
-		if (got < 0) {
-			r = (int)got;
-			break;
-		}
-	}
-	secmem_wipe(buf, CONTENT_BLOCK); /* the file's plaintext */
-	free(buf);
-	content_file_free(cf);
+#define SAY(...) (l += (size_t)snprintf(why + l, l < n ? n - l : 0, __VA_ARGS__))
+	if (c->bad_header)
+		SAY("file header is cut short or has an unknown version; ");
+	if (c->no_commit)
+		SAY("data without a valid commit record (forged or cut); ");
+	if (c->size_mismatch)
+		SAY("cut or extended: backing size %lld does not match the "
+		    "committed size of %lld bytes; ",
+		    (long long)c->backing_before, (long long)c->committed_size);
+	if (c->bad_blocks)
+		SAY("%llu block(s) fail authentication (first: block %llu); ",
+		    (unsigned long long)c->bad_blocks,
+		    (unsigned long long)c->first_bad_block);
+	if (c->torn_tail && f->o->repair)
+		SAY("torn tail cut back to %lld bytes (backing %lld -> %lld "
+		    "bytes); ", (long long)c->size,
+		    (long long)c->backing_before, (long long)c->backing_after);
+	else if (c->torn_tail)
+		SAY("torn tail past the last consistent state (%lld bytes): "
+		    "--repair cuts it back; ", (long long)c->size);
+#undef SAY
+	if (l >= 2 && l < n)
+		why[l - 2] = '\0'; /* the last "; " */
 	return r;
 }
 
 /* Every extended attribute of the object open at @p fd. */
-static void check_xattrs(struct fsck *f, int fd, const char *bpath,
-			 const char *ppath)
+static void check_xattrs(struct fsck *f, int fd, const uint8_t *owner,
+			 const char *bpath, const char *ppath)
 {
 	char *list = NULL, plain[NAMES_MAX + 1];
-	uint8_t *val = NULL, *out = NULL;
+	uint8_t *val = NULL, *out = NULL, *aad = NULL;
 	ssize_t n, vn;
+	size_t al;
 
 	n = flistxattr(fd, NULL, 0);
 	if (n <= 0)
@@ -364,28 +353,47 @@ static void check_xattrs(struct fsck *f, int fd, const char *bpath,
 				"atrestfs or its name does not decrypt", p);
 			continue;
 		}
+		if (!owner) {
+			problem(f, "xattr", bpath, ppath,
+				"value of extended attribute user.%s cannot be "
+				"checked: its file has no readable header (no "
+				"file ID to bind it to)", plain);
+			continue;
+		}
 		vn = fgetxattr(fd, p, NULL, 0);
 		free(val);
 		free(out);
+		free(aad);
+		/* Bound to the stored name and the owner's ID (fs_ops). */
+		al = strlen(p);
+		aad = malloc(al + CONTENT_FILE_ID_LEN);
+		if (aad) {
+			memcpy(aad, p, al);
+			memcpy(aad + al, owner, CONTENT_FILE_ID_LEN);
+			al += CONTENT_FILE_ID_LEN;
+		}
 		val = vn >= 0 ? malloc((size_t)vn + 1) : NULL;
 		out = vn >= 0 ? malloc((size_t)vn + 1) : NULL;
-		if (!val || !out ||
+		if (!val || !out || !aad ||
 		    (vn = fgetxattr(fd, p, val, (size_t)vn)) < 0) {
 			oper_error(f, bpath, "cannot read an extended attribute",
 				   -ENOMEM);
 			continue;
 		}
 		if (vn < CONTENT_OVERHEAD ||
-		    content_blob_open(f->cctx, p, strlen(p), val, (size_t)vn,
-				      out))
+		    content_blob_open(f->cctx, aad, al, val, (size_t)vn, out))
 			problem(f, "xattr", bpath, ppath,
 				"value of extended attribute user.%s does not "
-				"authenticate", plain);
+				"authenticate (damaged, or copied from another "
+				"file or attribute)", plain);
+		else
+			secmem_wipe(out, (size_t)vn - CONTENT_OVERHEAD);
 	}
 out:
 	free(list);
 	free(val);
 	free(out);
+	free(aad);
 }
 
 static void check_dir(struct fsck *f, int root_fd, int dfd,
@@ -413,7 +421,7 @@ static void check_subdir(struct fsck *f, int root_fd, int dfd, const char *e,
 	r = bad = dirid_read(f->dctx, fd, &place, id);
 	if (!r) {
 		f->dirs++;
-		check_xattrs(f, fd, bpath, ppath);
+		check_xattrs(f, fd, id, bpath, ppath);
 		check_dir(f, root_fd, fd, id, bpath, ppath, is_lf);
 		close(fd);
 		return;
@@ -489,7 +497,8 @@ static void check_entry(struct fsck *f, int root_fd, int dfd, const char *e,
 			const char *bpath, const char *ppath, bool in_lf,
 			bool is_lf)
 {
-	char why[256], target[PATH_MAX + 1], plain[NAMES_TARGET_MAX + 1];
+	char why[512], target[PATH_MAX + 1], plain[NAMES_TARGET_MAX + 1];
+	struct content_check c;
 	struct stat st;
 	ssize_t n;
 	json_t *p;
@@ -512,8 +521,10 @@ static void check_entry(struct fsck *f, int root_fd, int dfd, const char *e,
 			oper_error(f, bpath, "cannot open", -errno);
 			return;
 		}
-		check_xattrs(f, fd, bpath, ppath);
-		r = check_content(f, fd, why, sizeof(why));
+		r = check_content(f, fd, &c, why, sizeof(why));
+		if (r >= 0)
+			check_xattrs(f, fd, c.has_file_id ? c.file_id : NULL,
+				     bpath, ppath);
 		close(fd);
 		if (r < 0) {
 			oper_error(f, bpath, "cannot check the content", r);
@@ -787,7 +798,7 @@ static int unlock(struct fsck *f, struct volume_config **cfg)
 				    : strerror(-r));
 		return FSCK_EXIT_ERROR;
 	}
-	r = content_ctx_new(keys->content, &f->cctx);
+	r = content_ctx_new(keys->content, keys->xattr, &f->cctx);
 	if (!r)
 		r = names_ctx_new(keys->names, &f->nctx);
 	if (!r)
@@ -904,7 +915,7 @@ int fsck_run(const struct fsck_opts *o)
 		 * module's own warnings would only repeat it. */
 		log_set_level(LOG_LVL_ERR);
 		f.dirs++;
-		check_xattrs(&f, root_fd, "", "");
+		check_xattrs(&f, root_fd, f.root_id, "", "");
 		check_dir(&f, root_fd, root_fd, f.root_id, "", "", false);
 	}
 	summary(&f);

@@ -295,7 +295,7 @@ int cmd_mount(int argc, char **argv)
 			goto out;
 		}
 		fs.encrypted = true;
-		if (content_ctx_new(keys->content, &fs.cctx) ||
+		if (content_ctx_new(keys->content, keys->xattr, &fs.cctx) ||
 		    names_ctx_new(keys->names, &fs.nctx) ||
 		    dirid_ctx_new(keys->names, &fs.dctx))
 			goto out;

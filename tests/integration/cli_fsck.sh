@@ -27,7 +27,7 @@ rc=0; atr fsck "$VOL" >/dev/null 2>&1 || rc=$?
 grep -q "is mounted on $MNT" <<<"$out" || fail "mounted: message: $out"
 # Backing paths (relative to the volume) by inode: restore() keeps them.
 rel() { (cd "$VOL" && find . -inum "$(stat -c %i "$MNT/$1")" | head -1 | cut -c3-); }
-i_flip=$(rel A/flip) i_cut=$(rel A/cut) i_a=$(rel A) i_b=$(rel B) i_c=$(rel C) i_deep=$(rel A/deep) i_victim=$(rel victim)
+i_flip=$(rel A/flip) i_cut=$(rel A/cut) i_a=$(rel A) i_b=$(rel B) i_c=$(rel C) i_deep=$(rel A/deep) i_victim=$(rel victim) i_keep=$(rel keep)
 [ -n "$i_flip" ] && [ -n "$i_deep" ] && [ -n "$i_victim" ] || fail "backing paths not found"
 bk() { echo "$VOL/$1"; }
 atr_umount "$MNT"
@@ -52,11 +52,19 @@ expect_fsck 0 "0 problems"
 # 2. A flipped bit in block 1.
 F=$(bk "$i_flip")
 flip "$F"
-expect_fsck 4 "^content: $F \(/A/flip\): block [0-9]+ fails authentication"
+expect_fsck 4 "^content: $F \(/A/flip\): 1 block\(s\) fail authentication \(first: block [0-9]+\)"
 restore
 # 3. A file cut in the middle of a block.
 F=$(bk "$i_cut"); truncate -s $(( $(stat -c %s "$F") - 1000 )) "$F"
-expect_fsck 4 "^content: $F \(/A/cut\): "
+expect_fsck 4 "^content: $F \(/A/cut\): cut or extended"
+restore
+# 3b. ...and cut at a block boundary (the last block dropped whole).
+F=$(bk "$i_cut"); truncate -s $(( $(stat -c %s "$F") - 132 )) "$F"
+expect_fsck 4 "^content: $F \(/A/cut\): cut or extended: backing size [0-9]+ does not match the committed size of 20580 bytes"
+restore
+# 3c. An xattr value copied from another file.
+python3 -c 'import os,sys; [os.setxattr(sys.argv[2], n, os.getxattr(sys.argv[1], n)) for n in os.listxattr(sys.argv[1]) if n.startswith("user.atrestfs.")]' "$(bk "$i_keep")" "$(bk "$i_victim")"
+expect_fsck 4 "^xattr: $(bk "$i_victim") \(/victim\): value of extended attribute user.color does not authenticate"
 restore
 # 4. Two directory ID files swapped.
 BA=$(bk "$i_a") BB=$(bk "$i_b")
@@ -141,9 +149,35 @@ cmp -n 4096 "$MNT/lost+found/$fl" "$WORK/flip.orig" || fail "the damaged file's 
 atr_umount "$MNT"
 # What is left is inside lost+found (the damaged block, and the junk and
 # long-name files, which were never atrestfs content): reported, not moved.
-expect_fsck 4 "^content: .* \(/lost\+found/$fl\): block [0-9]+ fails authentication" --repair
+expect_fsck 4 "^content: .* \(/lost\+found/$fl\): 1 block\(s\) fail authentication" --repair
 grep -q " (0 repaired, [0-9]* left)" <<<"$OUT" || fail "second repair moved something: $OUT"
 ! grep -E "^[a-z-]+: " <<<"$OUT" | grep -v "(/lost+found/" || fail "second repair: damage outside lost+found: $OUT"
+restore
+
+# 11b. A torn tail left by a crash (the daemon killed with an unsynced
+#      append in the file, junk after it as a torn write leaves it): 4,
+#      then --repair cuts it back (1) and the fsynced bytes read back.
+atr_mount "$VOL" "$MNT"
+head -c 5000 /dev/urandom >"$WORK/synced"
+python3 "$TOP/tests/tools/dirty_append.py" "$MNT/aof" "$WORK/synced" "$WORK/ready" &
+writer=$!
+on_exit "kill $writer 2>/dev/null"
+for _ in $(seq 100); do [ -e "$WORK/ready" ] && break; sleep 0.1; done
+[ -e "$WORK/ready" ] || fail "torn tail: the writer did not get its append to the daemon"
+aof=$(rel aof)
+dpid=$(for p in $(pgrep -f "$ATRESTFS"); do tr '\0' ' ' </proc/$p/cmdline | grep -q " $MNT" && echo "$p"; done | head -1)
+[ -n "$dpid" ] || fail "daemon pid not found"
+kill -9 "$dpid"
+kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null || true
+fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT"
+head -c 700 /dev/urandom >>"$VOL/$aof"
+expect_fsck 4 "^content: $VOL/$aof \(/aof\): torn tail past the last consistent state"
+expect_fsck 1 "^content: $VOL/$aof \(/aof\): torn tail cut back to 50[05]0 bytes" --repair
+grep -q "repaired: cut back to its last consistent state" <<<"$OUT" || fail "torn tail: no repair line: $OUT"
+expect_fsck 0 "0 problems"
+atr_mount "$VOL" "$MNT"
+cmp -n 5000 "$MNT/aof" "$WORK/synced" || fail "torn tail: fsynced bytes lost"
+atr_umount "$MNT"
 restore
 
 # 12. Locked by another process (as a mounted daemon holds it): 8, and a
