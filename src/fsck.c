@@ -52,7 +52,6 @@
 #include "volume.h"
 
 #define XATTR_PREFIX "user.atrestfs."
-#define PATH_CAP (PATH_MAX * 2)
 
 struct fsck {
 	const struct fsck_opts *o;
@@ -100,15 +99,19 @@ static json_t *problem(struct fsck *f, const char *kind, const char *bpath,
 static json_t *problem(struct fsck *f, const char *kind, const char *bpath,
 		       const char *ppath, const char *fmt, ...)
 {
-	char msg[1024], backing[PATH_CAP];
+	char msg[1024], *backing = NULL;
 	json_t *p;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(backing, sizeof(backing), "%s%s%s", f->vol, *bpath ? "/" : "",
-		 bpath);
+	if (asprintf(&backing, "%s%s%s", f->vol, *bpath ? "/" : "", bpath) < 0)
+		backing = NULL;
+	if (!backing) {
+		f->status |= FSCK_EXIT_ERROR | FSCK_EXIT_DAMAGE;
+		return NULL;
+	}
 	p = json_pack("{s:s, s:s, s:o, s:s, s:b}", "kind", kind, "backing",
 		      backing, "path",
 		      ppath ? json_string(*ppath ? ppath : "/") : json_null(),
@@ -124,6 +127,7 @@ static json_t *problem(struct fsck *f, const char *kind, const char *bpath,
 		       msg);
 		fflush(stdout);
 	}
+	free(backing);
 	return p;
 }
 
@@ -150,12 +154,14 @@ static void oper_error(struct fsck *f, const char *bpath, const char *what,
 	f->status |= FSCK_EXIT_ERROR;
 }
 
-static void join(char *out, size_t n, const char *dir, const char *name)
+/* "DIR/NAME" (or NAME for the root) in a new string, NULL without memory. */
+static char *join(const char *dir, const char *name)
 {
-	if (!dir)
-		snprintf(out, n, "%s", name);
-	else
-		snprintf(out, n, "%s%s%s", dir, *dir ? "/" : "", name);
+	char *out;
+
+	if (asprintf(&out, "%s%s%s", dir, *dir ? "/" : "", name) < 0)
+		return NULL;
+	return out;
 }
 
 /* ---- lost+found ---- */
@@ -408,7 +414,7 @@ static void check_subdir(struct fsck *f, int root_fd, int dfd, const char *e,
 {
 	const struct dirid_place place = { pid, enc };
 	uint8_t id[NAMES_DIRID_LEN];
-	char lbpath[PATH_CAP], lppath[PATH_CAP], action[PATH_MAX];
+	char *lbpath, *lppath = NULL, *action = NULL;
 	struct lf_target t;
 	json_t *p;
 	int fd, r, bad;
@@ -481,14 +487,76 @@ static void check_subdir(struct fsck *f, int root_fd, int dfd, const char *e,
 			return;
 		}
 	}
-	snprintf(action, sizeof(action), "moved to /%s/%s and its ID bound "
-		 "there", FSCK_LOST_FOUND, t.plain);
-	fixed(f, p, action);
-	join(lbpath, sizeof(lbpath), f->lf_backing, t.backing);
-	snprintf(lppath, sizeof(lppath), "/%s/%s", FSCK_LOST_FOUND, t.plain);
-	f->dirs++;
-	check_dir(f, root_fd, fd, id, lbpath, lppath, false);
+	lbpath = join(f->lf_backing, t.backing);
+	if (!lbpath || asprintf(&lppath, "/%s/%s", FSCK_LOST_FOUND, t.plain) < 0 ||
+	    asprintf(&action, "moved to %s and its ID bound there", lppath) < 0) {
+		oper_error(f, bpath, "cannot go on", -ENOMEM);
+	} else {
+		fixed(f, p, action);
+		f->dirs++;
+		check_dir(f, root_fd, fd, id, lbpath, lppath, false);
+	}
+	free(lbpath);
+	free(lppath);
+	free(action);
 	close(fd);
+}
+
+/* A regular file: content, then xattrs bound to its file ID. Kept out of
+ * line (like check_symlink()) so that its buffers are not in every frame
+ * of the directory recursion. */
+static __attribute__((noinline)) void
+check_file(struct fsck *f, int root_fd, int dfd, const char *e,
+	   const char *bpath, const char *ppath, bool in_lf)
+{
+	struct content_check c;
+	char why[512];
+	json_t *p;
+	int fd, r;
+
+	f->files++;
+	fd = openat(dfd, e, (f->o->repair ? O_RDWR : O_RDONLY) | O_NOFOLLOW |
+				    O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		oper_error(f, bpath, "cannot open", -errno);
+		return;
+	}
+	r = check_content(f, fd, &c, why, sizeof(why));
+	if (r >= 0)
+		check_xattrs(f, fd, c.has_file_id ? c.file_id : NULL, bpath,
+			     ppath);
+	close(fd);
+	if (r < 0) {
+		oper_error(f, bpath, "cannot check the content", r);
+	} else if (r == 1) {
+		p = problem(f, "content", bpath, ppath, "%s", why);
+		fixed(f, p, "cut back to its last consistent state");
+	} else if (r == 2) {
+		p = problem(f, "content", bpath, ppath, "%s", why);
+		unreadable(f, root_fd, dfd, e, in_lf, p);
+	}
+}
+
+static __attribute__((noinline)) void
+check_symlink(struct fsck *f, int root_fd, int dfd, const char *e,
+	      const char *bpath, const char *ppath, bool in_lf)
+{
+	char target[PATH_MAX + 1], plain[NAMES_TARGET_MAX + 1];
+	ssize_t n = readlinkat(dfd, e, target, sizeof(target) - 1);
+	json_t *p;
+
+	if (n < 0) {
+		oper_error(f, bpath, "cannot read symlink", -errno);
+		return;
+	}
+	target[n] = '\0';
+	if (names_decrypt_target(f->nctx, names_fixed_id, target, plain)) {
+		p = problem(f, "symlink", bpath, ppath,
+			    "symlink target does not decrypt");
+		unreadable(f, root_fd, dfd, e, in_lf, p);
+		return;
+	}
+	secmem_wipe(plain, sizeof(plain));
 }
 
 /* One entry whose name decrypted: by type. */
@@ -497,12 +565,8 @@ static void check_entry(struct fsck *f, int root_fd, int dfd, const char *e,
 			const char *bpath, const char *ppath, bool in_lf,
 			bool is_lf)
 {
-	char why[512], target[PATH_MAX + 1], plain[NAMES_TARGET_MAX + 1];
-	struct content_check c;
 	struct stat st;
-	ssize_t n;
 	json_t *p;
-	int fd, r;
 
 	if (fstatat(dfd, e, &st, AT_SYMLINK_NOFOLLOW)) {
 		oper_error(f, bpath, "cannot stat", -errno);
@@ -514,41 +578,10 @@ static void check_entry(struct fsck *f, int root_fd, int dfd, const char *e,
 			     is_lf);
 		return;
 	case S_IFREG:
-		f->files++;
-		fd = openat(dfd, e, (f->o->repair ? O_RDWR : O_RDONLY) |
-					     O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0) {
-			oper_error(f, bpath, "cannot open", -errno);
-			return;
-		}
-		r = check_content(f, fd, &c, why, sizeof(why));
-		if (r >= 0)
-			check_xattrs(f, fd, c.has_file_id ? c.file_id : NULL,
-				     bpath, ppath);
-		close(fd);
-		if (r < 0) {
-			oper_error(f, bpath, "cannot check the content", r);
-		} else if (r == 1) {
-			p = problem(f, "content", bpath, ppath, "%s", why);
-			fixed(f, p, "cut back to its last consistent state");
-		} else if (r == 2) {
-			p = problem(f, "content", bpath, ppath, "%s", why);
-			unreadable(f, root_fd, dfd, e, in_lf, p);
-		}
+		check_file(f, root_fd, dfd, e, bpath, ppath, in_lf);
 		return;
 	case S_IFLNK:
-		n = readlinkat(dfd, e, target, sizeof(target) - 1);
-		if (n < 0) {
-			oper_error(f, bpath, "cannot read symlink", -errno);
-			return;
-		}
-		target[n] = '\0';
-		if (names_decrypt_target(f->nctx, names_fixed_id, target,
-					 plain)) {
-			p = problem(f, "symlink", bpath, ppath,
-				    "symlink target does not decrypt");
-			unreadable(f, root_fd, dfd, e, in_lf, p);
-		}
+		check_symlink(f, root_fd, dfd, e, bpath, ppath, in_lf);
 		return;
 	case S_IFIFO:
 		return;
@@ -612,74 +645,84 @@ static bool name_file_of_entry(int dfd, const char *e)
 	       !fstatat(dfd, entry, &st, AT_SYMLINK_NOFOLLOW);
 }
 
+/* Entry @p e of the directory at @p dfd (ID @p id), backing path @p cb. */
+static void check_name(struct fsck *f, int root_fd, int dfd,
+		       const uint8_t id[NAMES_DIRID_LEN], const char *e,
+		       const char *cb, const char *ppath, bool in_lf, bool root)
+{
+	char enc[NAMES_ENC_MAX + 1], plain[NAMES_MAX + 1], *cp = NULL;
+	const char *src = e;
+	struct stat st;
+	bool is_lf;
+	json_t *p;
+	int r;
+
+	/* Gone since the listing: moved with its long entry. */
+	if (fstatat(dfd, e, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT)
+		return;
+	if (!strcmp(e, NAMES_DIRID_FILE) ||
+	    (root && !strcmp(e, VOLUME_CONFIG_NAME)))
+		return;
+	if (names_is_long_entry(e)) {
+		r = longname_read(dfd, e, enc);
+		if (r) {
+			p = problem(f, "long-name", cb, NULL,
+				    r == -EBADMSG
+					    ? "its long-name file belongs to "
+					      "another entry (swapped or copied)"
+					    : "its long-name file is missing or "
+					      "malformed");
+			unreadable(f, root_fd, dfd, e, in_lf, p);
+			return;
+		}
+		src = enc;
+	} else if (names_is_bookkeeping(e)) {
+		if (name_file_of_entry(dfd, e))
+			return; /* checked with its entry */
+		p = problem(f, "junk", cb, NULL, "%s",
+			    strstr(e, DURABLE_TMP_SUFFIX) ||
+					    !strncmp(e, ".atrestfs.mkdir.", 16)
+				    ? "left over by an interrupted operation"
+				    : "not a file atrestfs writes (planted or "
+				      "from another tool)");
+		unreadable(f, root_fd, dfd, e, in_lf, p);
+		return;
+	}
+	if (names_decrypt(f->nctx, id, src, plain)) {
+		p = problem(f, "name", cb, NULL,
+			    "name does not decrypt in this directory (moved in "
+			    "from elsewhere, damaged or planted)");
+		unreadable(f, root_fd, dfd, e, in_lf, p);
+		return;
+	}
+	if (ppath && asprintf(&cp, "%s/%s", ppath, plain) < 0)
+		cp = NULL; /* the plaintext path is then unknown */
+	is_lf = root && !strcmp(plain, FSCK_LOST_FOUND);
+	check_entry(f, root_fd, dfd, e, src, id, cb, cp, in_lf || is_lf, is_lf);
+	free(cp);
+}
+
 static void check_dir(struct fsck *f, int root_fd, int dfd,
 		      const uint8_t id[NAMES_DIRID_LEN], const char *bpath,
 		      const char *ppath, bool in_lf)
 {
-	char enc[NAMES_ENC_MAX + 1], plain[NAMES_MAX + 1];
-	char cb[PATH_CAP], cp[PATH_CAP];
-	bool root = bpath[0] == '\0';
 	size_t n = 0;
-	char **names;
-	bool is_lf;
-	json_t *p;
-	int err, r;
+	char **names, *cb;
+	int err;
 
 	names = list_dir(dfd, &n, &err);
 	if (err)
 		oper_error(f, bpath, "cannot list directory", err);
 	for (size_t i = 0; i < n; i++) {
-		const char *e = names[i], *src = e;
-		struct stat st;
-
 		progress(f);
-		join(cb, sizeof(cb), bpath, e);
-		/* Gone since the listing: moved with its long entry. */
-		if (fstatat(dfd, e, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT)
-			continue;
-		if (!strcmp(e, NAMES_DIRID_FILE) ||
-		    (root && !strcmp(e, VOLUME_CONFIG_NAME)))
-			continue;
-		if (names_is_long_entry(e)) {
-			r = longname_read(dfd, e, enc);
-			if (r) {
-				p = problem(f, "long-name", cb, NULL,
-					    r == -EBADMSG
-						    ? "its long-name file belongs "
-						      "to another entry (swapped "
-						      "or copied)"
-						    : "its long-name file is "
-						      "missing or malformed");
-				unreadable(f, root_fd, dfd, e, in_lf, p);
-				continue;
-			}
-			src = enc;
-		} else if (names_is_bookkeeping(e)) {
-			if (name_file_of_entry(dfd, e))
-				continue; /* checked with its entry */
-			p = problem(f, "junk", cb, NULL,
-				    "%s", strstr(e, ".tmp") ||
-						  !strncmp(e, ".atrestfs.mkdir.", 16)
-					  ? "left over by an interrupted "
-					    "operation"
-					  : "not a file atrestfs writes "
-					    "(planted or from another tool)");
-			unreadable(f, root_fd, dfd, e, in_lf, p);
-			continue;
+		cb = join(bpath, names[i]);
+		if (!cb) {
+			oper_error(f, bpath, "cannot go on", -ENOMEM);
+			break;
 		}
-		if (names_decrypt(f->nctx, id, src, plain)) {
-			p = problem(f, "name", cb, NULL,
-				    "name does not decrypt in this directory "
-				    "(moved in from elsewhere, damaged or "
-				    "planted)");
-			unreadable(f, root_fd, dfd, e, in_lf, p);
-			continue;
-		}
-		if (ppath)
-			snprintf(cp, sizeof(cp), "%s/%s", ppath, plain);
-		is_lf = root && !strcmp(plain, FSCK_LOST_FOUND);
-		check_entry(f, root_fd, dfd, e, src, id, cb, ppath ? cp : NULL,
-			    in_lf || is_lf, is_lf);
+		check_name(f, root_fd, dfd, id, names[i], cb, ppath, in_lf,
+			   bpath[0] == '\0');
+		free(cb);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);

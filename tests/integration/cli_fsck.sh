@@ -195,9 +195,12 @@ for _ in $(seq 50); do flock -n "$VOL" true 2>/dev/null && break; sleep 0.1; don
 # 13. Progress on stderr for a larger tree.
 atr_mount "$VOL" "$MNT"
 mkdir "$MNT/many"; (cd "$MNT/many" && touch $(seq 60))
+# A deep tree: the walk must not run out of stack (backing path > PATH_MAX).
+(cd "$MNT" && for _ in $(seq 300); do mkdir d && cd d; done && echo bottom >f)
 atr_umount "$MNT"
 expect_fsck 0 "0 problems" --progress 20
 grep -q "atrestfs fsck: 60 entries checked" "$WORK/err" || fail "no progress lines: $(cat "$WORK/err")"
+grep -qE "[0-9]{3,} directories" <<<"$OUT" || fail "the deep tree was not walked: $OUT"
 
 # 14. Bad arguments and volumes.
 for args in "" "--bogus $VOL" "$VOL $VOL" "--progress x $VOL" "--key-source nosuch $VOL"; do
