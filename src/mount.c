@@ -274,7 +274,7 @@ int cmd_mount(int argc, char **argv)
 	} else {
 		/* 4. The key, once, in a child; then the MAC over the config. */
 		r = unlock_volume_keys(vol, cfg, pins, &keys);
-		if (r == -EPERM) {
+		if (r == PIN_REFUSED) {
 			audit(cfg, vol, "refused: pins");
 			rc = EXIT_REFUSED;
 			goto out;

@@ -221,7 +221,7 @@ static int pins_of_options(const struct keyprov *kp, const char *arg,
 			v = value_ok(what, s) ? json_string(s) : NULL;
 		if (!v) {
 			json_decref(obj);
-			return -EPERM;
+			return PIN_REFUSED;
 		}
 		json_object_set_new(obj, f->field, v);
 	}
@@ -251,7 +251,7 @@ static const struct kp_pin *pin_of_option(const struct keyprov *kp,
 static int refuse_record(const struct node_pins *p, const char *why)
 {
 	log_err("refused: the node record %s %s", p->record, why);
-	return -EPERM;
+	return PIN_REFUSED;
 }
 
 /* Strictly parse a record's text: it must describe exactly @p voldir. */
@@ -261,7 +261,7 @@ static int record_parse(struct node_pins *p, const char *voldir,
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	json_t *ks, *v;
 	const char *key;
-	int r = -EPERM;
+	int r = PIN_REFUSED;
 
 	if (!json_is_object(root)) {
 		r = refuse_record(p, "is not a JSON object");
@@ -295,6 +295,7 @@ static int record_parse(struct node_pins *p, const char *voldir,
 	ks = json_object_get(root, "key_source");
 	if (!p->encrypted) {
 		r = ks ? refuse_record(p, "gives a plain volume a key source") : 0;
+		p->have_record = !r;
 		goto out;
 	}
 	v = json_object_get(ks, "type");
@@ -342,7 +343,7 @@ static int record_load(struct node_pins *p, const char *voldir)
 	if (fstat(dfd, &st) || st.st_uid != geteuid() || (st.st_mode & 077)) {
 		log_err("refused: the node record directory %s must be owned by "
 			"uid %u with mode 0700", dir, geteuid());
-		r = -EPERM;
+		r = PIN_REFUSED;
 		goto out;
 	}
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -397,7 +398,7 @@ static int open_record_dir(const char *dir)
 		log_err("the node record directory %s must be owned by uid %u "
 			"with mode 0700", dir, geteuid());
 		close(fd);
-		return -EPERM;
+		return PIN_REFUSED;
 	}
 	return fd;
 }
@@ -463,7 +464,7 @@ static int conflict(const struct node_pins *p, const char *opt,
 {
 	log_err("refused: mount option %s%s, but the node record %s pins %s",
 		opt, given, p->record, pinned);
-	return -EPERM;
+	return PIN_REFUSED;
 }
 
 static int merge_options(struct node_pins *p, const struct pin_opts *o)
@@ -478,7 +479,7 @@ static int merge_options(struct node_pins *p, const struct pin_opts *o)
 		if (!uuid_ok(o->uuid)) {
 			log_err("refused: uuid=%.64s is not a volume UUID (36 "
 				"lower-case hex digits and dashes)", o->uuid);
-			return -EPERM;
+			return PIN_REFUSED;
 		}
 		if (p->uuid[0] && strcmp(p->uuid, o->uuid))
 			return conflict(p, "uuid=", o->uuid, p->uuid);
@@ -488,7 +489,7 @@ static int merge_options(struct node_pins *p, const struct pin_opts *o)
 	if (o->key_source) {
 		if (keyprov_parse_spec(o->key_source, &kp, &arg, name,
 				       sizeof(name)))
-			return -EPERM;
+			return PIN_REFUSED;
 		if (p->encrypted == 0)
 			return conflict(p, "key_source=", kp->name,
 					"a plain volume");
@@ -502,7 +503,7 @@ static int merge_options(struct node_pins *p, const struct pin_opts *o)
 		if (opt_value(o, *s) && (!kp || !pin_of_option(kp, *s))) {
 			log_err("refused: mount option %s= does not apply to "
 				"key source %s", *s, kp ? kp->name : "(none)");
-			return -EPERM;
+			return PIN_REFUSED;
 		}
 	if (!kp)
 		return 0;
@@ -621,7 +622,7 @@ static int mismatch(const struct node_pins *p, const char *voldir,
 		"is %s in the volume config but %s in %s; the config was "
 		"swapped or edited (see PINNING in atrestfs(8))", voldir, field,
 		in_volume, pinned, where(p, from_opt, w, sizeof(w)));
-	return -EPERM;
+	return PIN_REFUSED;
 }
 
 int pin_check(const struct node_pins *p, const char *voldir,
@@ -647,7 +648,7 @@ int pin_check(const struct node_pins *p, const char *voldir,
 			"is the volume you expect (node rebuilt, disk kept), "
 			"check `atrestfs info %s`, then run `atrestfs pin %s`",
 			voldir, p->record, voldir, voldir);
-		return -EPERM;
+		return PIN_REFUSED;
 	}
 	if (strcmp(p->type, cfg->key_source))
 		return mismatch(p, voldir, "the key source", cfg->key_source,
@@ -670,7 +671,7 @@ int pin_check(const struct node_pins *p, const char *voldir,
 				where(p, false, w, sizeof(w)),
 				f->option ? f->option : "key_source=TYPE:ARG",
 				f->option ? "=" : "");
-			r = -EPERM;
+			r = PIN_REFUSED;
 		} else if (!(p->keyfile_moved && !f->option) &&
 			   !(pin && cv ? json_equal(pin, cv) : pin == cv)) {
 			snprintf(field, sizeof(field), "key_source.%s", f->field);

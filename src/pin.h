@@ -17,6 +17,7 @@
 #ifndef ATRESTFS_PIN_H
 #define ATRESTFS_PIN_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -27,6 +28,11 @@
 #define PIN_DEFAULT_DIR "/etc/atrestfs"
 #define PIN_DIR_ENV "ATRESTFS_NODE_DIR" /* honoured only for root */
 #define PIN_RECORD_FORMAT 1
+
+/* Every refusal by the pins returns this ("wrong medium": not the volume
+ * this node expects). No key source returns it, so a caller can tell a
+ * refusal before unlock from a key source's failure (-EPERM and the like). */
+#define PIN_REFUSED (-EMEDIUMTYPE)
 
 /** What a mount states on its command line or fstab line (NULL: absent). */
 struct pin_opts {
@@ -44,8 +50,8 @@ struct node_pins;
 
 /**
  * Load the node record of @p voldir (if any) and merge the mount options
- * into it. Refuses (-EPERM, with a message) a record that is not root-only
- * or not well-formed, options that contradict the record, and malformed
+ * into it. Refuses (PIN_REFUSED, with a message) a record that is not
+ * root-only or not well-formed, options that contradict the record, and malformed
  * options.
  * @param voldir the volume directory, resolved (realpath)
  * @param o the mount's options, or NULL (fsck, pin)
@@ -56,14 +62,14 @@ void pin_free(struct node_pins *p);
 
 /**
  * Parse the text of a node record strictly (hostile input: any length, any
- * content): -EPERM with a message unless it is a well-formed record of
+ * content): PIN_REFUSED with a message unless it is a well-formed record of
  * exactly @p voldir. pin_resolve() reads the file with this.
  */
 int pin_record_parse(const char *voldir, const char *text, size_t len,
 		     struct node_pins **out);
 
 /**
- * Does @p cfg agree with the pins? -EPERM with a message that names the
+ * Does @p cfg agree with the pins? PIN_REFUSED with a message that names the
  * first mismatch (field, both values, where the pin came from), or says
  * that an encrypted volume is not pinned on this node at all. A plain
  * volume without any pin passes.

@@ -31,9 +31,9 @@
  * @param cfg the loaded, strictly parsed config of an encrypted volume
  * @param pins from pin_resolve()
  * @param keys out: the subkeys (secure memory; volume_keys_free())
- * @return 0; -EPERM pins refused; -EBADMSG config MAC mismatch;
- *   -ENOTSUP source not built in; another negative errno: the key source
- *   did not give the key
+ * @return 0; PIN_REFUSED (pin.h) the config does not match the pins;
+ *   -EBADMSG config MAC mismatch; -ENOTSUP source not built in; another
+ *   negative errno: the key source did not give the key
  */
 int unlock_volume_keys(const char *voldir, const struct volume_config *cfg,
 		       const struct node_pins *pins, struct volume_keys **keys);

@@ -66,6 +66,13 @@ grep -q "keyfile $V/.k" <<<"$out" && fail "the planted keyfile was read: $out"
 restore
 atr_mount "$V" "$MNT"; cmp "$MNT/s" "$WORK/secret" || fail "victim data"; atr_umount "$MNT"
 
+# A plain volume is pinned too: another plain volume's config is refused.
+atr create --no-encryption "$WORK/plainA" >/dev/null
+atr create --no-encryption "$WORK/plainB" >/dev/null
+A_UUID=$(conf_of "$WORK/plainA" uuid)
+chmod u+w "$WORK/plainA/atrestfs.conf"; cp "$WORK/plainB/atrestfs.conf" "$WORK/plainA/atrestfs.conf"
+refuse_mount 2 "the volume UUID is $(conf_of "$WORK/plainB" uuid) in the volume config but $A_UUID in the node record" "$WORK/plainA" -o encryption=off
+
 # 3. Mount options against the record; stray and malformed options.
 OTHER=$(python3 -c 'import uuid; print(uuid.uuid4())')
 refuse_mount 2 "mount option uuid=$OTHER, but the node record .* pins $V_UUID" "$V" -o "uuid=$OTHER"
@@ -73,6 +80,10 @@ refuse_mount 2 "uuid=NOT-A-UUID is not a volume UUID" "$V" -o uuid=NOT-A-UUID
 refuse_mount 2 "tpm2_pcrs= does not apply to key source keyfile" "$V" -o tpm2_pcrs=7
 refuse_mount 2 "kms_region= does not apply to key source keyfile" "$V" -o kms_region=us-east-1
 atr_mount "$V" "$MNT" -o "uuid=$V_UUID,key_source=keyfile"; atr_umount "$MNT"
+# A key source's own refusal stays a key failure (exit 3), not a pin one.
+chmod 0644 "$WORK/vkey"
+refuse_mount 3 "keyfile $WORK/vkey is accessible by group or others" "$V"
+chmod 0400 "$WORK/vkey"
 
 # 4. Not pinned (node rebuilt, disk kept): refused; the fstab line that
 # create printed pins it on its own; `atrestfs pin` writes the record again.

@@ -123,10 +123,10 @@ START_TEST(store_then_check)
 	/* Another volume's config (another UUID), and the same UUID with a
 	 * key file elsewhere: both refused. */
 	other = keyfile_cfg("/etc/k");
-	ck_assert_int_eq(resolve_check(NULL, other), -EPERM);
+	ck_assert_int_eq(resolve_check(NULL, other), PIN_REFUSED);
 	strcpy(other->uuid, cfg->uuid);
 	json_object_set_new(other->key_params, "path", json_string("/vol/.k"));
-	ck_assert_int_eq(resolve_check(NULL, other), -EPERM);
+	ck_assert_int_eq(resolve_check(NULL, other), PIN_REFUSED);
 	/* ... unless the mount names the key file itself. */
 	{
 		struct pin_opts o = { .key_source = "keyfile:/etc/k2" };
@@ -142,14 +142,31 @@ START_TEST(unpinned_encrypted_refused_plain_passes)
 	struct volume_config *cfg = keyfile_cfg("/etc/k"), *plain;
 	struct pin_opts o = { .uuid = cfg->uuid };
 
-	ck_assert_int_eq(resolve_check(NULL, cfg), -EPERM);
-	ck_assert_int_eq(resolve_check(&o, cfg), -EPERM); /* no key source */
+	ck_assert_int_eq(resolve_check(NULL, cfg), PIN_REFUSED);
+	ck_assert_int_eq(resolve_check(&o, cfg), PIN_REFUSED); /* no key source */
 	o.key_source = "keyfile";
-	ck_assert_int_eq(resolve_check(&o, cfg), -EPERM); /* no path */
+	ck_assert_int_eq(resolve_check(&o, cfg), PIN_REFUSED); /* no path */
 	o.key_source = "keyfile:/etc/k";
 	ck_assert_int_eq(resolve_check(&o, cfg), 0);
 	ck_assert_int_eq(volume_config_new(false, &plain), 0);
 	ck_assert_int_eq(resolve_check(NULL, plain), 0);
+	/* Once pinned, a plain volume is held to its record too. */
+	{
+		char where[PATH_MAX + 128];
+		struct node_pins *p;
+		struct volume_config *other;
+
+		ck_assert_int_eq(pin_record_store(vol, plain, where,
+						  sizeof(where)), 0);
+		ck_assert_int_eq(pin_resolve(vol, NULL, &p), 0);
+		ck_assert(pin_has_record(p));
+		pin_free(p);
+		ck_assert_int_eq(resolve_check(NULL, plain), 0);
+		ck_assert_int_eq(volume_config_new(false, &other), 0);
+		ck_assert_int_eq(resolve_check(NULL, other), PIN_REFUSED);
+		ck_assert_int_eq(resolve_check(NULL, cfg), PIN_REFUSED);
+		volume_config_free(other);
+	}
 	volume_config_free(cfg);
 	volume_config_free(plain);
 }
@@ -193,21 +210,21 @@ START_TEST(hostile_records_refused)
 				  "\"encryption\":true}", vol, cfg->uuid), 0);
 	for (int i = 0; i < n; i++) {
 		write_record(bad[i], 0600);
-		ck_assert_msg(resolve_check(NULL, cfg) == -EPERM,
+		ck_assert_msg(resolve_check(NULL, cfg) == PIN_REFUSED,
 			      "record %d accepted: %s", i, bad[i]);
 		free(bad[i]);
 	}
 	/* Readable by others; a directory anyone can enter; a FIFO (must
 	 * not hang); a symlink to a good record. */
 	write_record(good, 0644);
-	ck_assert_int_eq(resolve_check(NULL, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(NULL, cfg), PIN_REFUSED);
 	write_record(good, 0600);
 	chmod(recdir, 0755);
-	ck_assert_int_eq(resolve_check(NULL, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(NULL, cfg), PIN_REFUSED);
 	chmod(recdir, 0700);
 	unlink(rec);
 	ck_assert_int_eq(mkfifo(rec, 0600), 0);
-	ck_assert_int_eq(resolve_check(NULL, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(NULL, cfg), PIN_REFUSED);
 	write_record(good, 0600);
 	{
 		char real[PATH_MAX + 16];
@@ -216,7 +233,7 @@ START_TEST(hostile_records_refused)
 		ck_assert_int_eq(rename(rec, real), 0);
 		ck_assert_int_eq(symlink(real, rec), 0);
 	}
-	ck_assert_int_eq(resolve_check(NULL, cfg), -EPERM); /* not followed */
+	ck_assert_int_eq(resolve_check(NULL, cfg), PIN_REFUSED); /* not followed */
 	volume_config_free(cfg);
 }
 END_TEST
@@ -231,25 +248,25 @@ START_TEST(options_against_record)
 	o.kms_region = "us-east-1";
 	ck_assert_int_eq(resolve_check(&o, cfg), 0);
 	o.kms_region = "eu-west-1";
-	ck_assert_int_eq(resolve_check(&o, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(&o, cfg), PIN_REFUSED);
 	o.kms_region = NULL;
 	o.tpm2_pcrs = "7"; /* another source's option */
-	ck_assert_int_eq(resolve_check(&o, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(&o, cfg), PIN_REFUSED);
 	o.tpm2_pcrs = NULL;
 	o.key_source = "kms:arn:aws:kms:us-east-1:123456789012:key/other";
-	ck_assert_int_eq(resolve_check(&o, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(&o, cfg), PIN_REFUSED);
 	o.key_source = "keyfile:/k";
-	ck_assert_int_eq(resolve_check(&o, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(&o, cfg), PIN_REFUSED);
 	o.key_source = NULL;
 	o.uuid = "00000000-0000-4000-8000-000000000000";
-	ck_assert_int_eq(resolve_check(&o, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(&o, cfg), PIN_REFUSED);
 	/* The endpoint is pinned: another one, or none, is refused. */
 	o.uuid = NULL;
 	json_object_set_new(cfg->key_params, "endpoint",
 			    json_string("http://127.0.0.1:2"));
-	ck_assert_int_eq(resolve_check(&o, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(&o, cfg), PIN_REFUSED);
 	json_object_del(cfg->key_params, "endpoint");
-	ck_assert_int_eq(resolve_check(&o, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(&o, cfg), PIN_REFUSED);
 	volume_config_free(cfg);
 }
 END_TEST
@@ -275,22 +292,22 @@ START_TEST(tpm2_options_normal_form)
 		const char *bad[] = { "7,8", "24", "7+7", "-1", "", "x", "7+" };
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			o.tpm2_pcrs = bad[i];
-			ck_assert_msg(resolve_check(&o, cfg) == -EPERM,
+			ck_assert_msg(resolve_check(&o, cfg) == PIN_REFUSED,
 				      "tpm2_pcrs=%s accepted", bad[i]);
 		}
 	}
 	o.tpm2_pcrs = "none";
-	ck_assert_int_eq(resolve_check(&o, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(&o, cfg), PIN_REFUSED);
 	o.tpm2_pcrs = "0+2+7";
 	o.tpm2_srk = "0x40000001";
-	ck_assert_int_eq(resolve_check(&o, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(&o, cfg), PIN_REFUSED);
 	ck_assert_int_eq(pin_fstab_options(cfg, buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf + 42, "key_source=tpm2,tpm2_pcrs=0+2+7,"
 				   "tpm2_srk=0x81000001");
 	ck_assert_int_eq(pin_record_store(vol, cfg, where, sizeof(where)), 0);
 	ck_assert_int_eq(resolve_check(NULL, cfg), 0);
 	json_array_remove(json_object_get(cfg->key_params, "pcrs"), 0);
-	ck_assert_int_eq(resolve_check(NULL, cfg), -EPERM);
+	ck_assert_int_eq(resolve_check(NULL, cfg), PIN_REFUSED);
 	volume_config_free(cfg);
 }
 END_TEST
