@@ -320,6 +320,18 @@ static int pwrite_all(int fd, const void *p, size_t n, off_t off)
 	return w < 0 ? -errno : -EIO;
 }
 
+/* pwrite/ftruncate on a read-only descriptor: reopen it read-write. */
+static int writable_fd(int fd)
+{
+	char p[64];
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && (fl & O_ACCMODE) == O_RDWR)
+		return dup(fd);
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return open(p, O_RDWR | O_CLOEXEC);
+}
+
 /* ---- commit records ---- */
 
 /*
@@ -415,6 +427,17 @@ int content_commit(struct content_file *f, int fd)
 	 * carry their own authentication: nothing to commit for them. */
 	if (!f->has_header || !f->dirty || f->damaged)
 		return 0;
+	/* fsync is allowed on a read-only descriptor; the record is ours to
+	 * write anyway. */
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
+		int wfd = writable_fd(fd), r;
+
+		if (wfd < 0)
+			return -errno;
+		r = commit_write(f, wfd, content_plain_size(f->csize), false);
+		close(wfd);
+		return r;
+	}
 	return commit_write(f, fd, content_plain_size(f->csize), false);
 }
 
@@ -684,17 +707,6 @@ static int recover_apply(struct content_file *f, int fd, const struct recovery *
 	return 0;
 }
 
-/* pwrite/ftruncate on a read-only descriptor: reopen it read-write. */
-static int writable_fd(int fd)
-{
-	char p[64];
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl >= 0 && (fl & O_ACCMODE) == O_RDWR)
-		return dup(fd);
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	return open(p, O_RDWR | O_CLOEXEC);
-}
 
 /*
  * Read header and commit records, then judge the file: empty, consistent
