@@ -56,8 +56,11 @@ struct content_file {
 	bool dirty;
 	uint8_t craw[2][CONTENT_COMMIT_LEN]; /* both slots as on disk */
 	uint64_t jseq;     /* last journal record written or found */
+	uint64_t cjseq;    /* journal seq in the last commit record */
 	bool jready[2];    /* journal slot space reserved this session */
 	bool damaged;      /* every access gives EIO */
+	bool may_have_holes; /* below csize, past the header; false when known */
+	off_t blksize;       /* the backing file system's allocation unit */
 	ino_t ino;         /* for log lines */
 };
 
@@ -317,13 +320,27 @@ static int pwrite_all(int fd, const void *p, size_t n, off_t off)
 	return w < 0 ? -errno : -EIO;
 }
 
+/* pwrite/ftruncate on a read-only descriptor: reopen it read-write. */
+static int writable_fd(int fd)
+{
+	char p[64];
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && (fl & O_ACCMODE) == O_RDWR)
+		return dup(fd);
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return open(p, O_RDWR | O_CLOEXEC);
+}
+
 /* ---- commit records ---- */
 
 /*
  * Commit record, 64 bytes at the start of sector 1 + slot: u64 seq (slot =
- * seq % 2) || u64 plaintext size || u32 flags || 12 zero bytes || HMAC of
- * file ID || bytes 0..31 under the file's commit key. Torn or forged slots
- * fail the HMAC; the valid one with the higher seq wins.
+ * seq % 2) || u64 plaintext size || u32 flags || u64 journal seq || 4 zero
+ * bytes || HMAC of file ID || bytes 0..31 under the file's commit key. Torn
+ * or forged slots fail the HMAC; the valid one with the higher seq wins.
+ * Journal records up to its journal seq are history; later ones are writes
+ * since the record.
  */
 static int commit_mac(const struct content_file *f, const uint8_t rec[32],
 		      uint8_t mac[CRYPTO_MAC_LEN])
@@ -338,20 +355,21 @@ static int commit_mac(const struct content_file *f, const uint8_t rec[32],
 /* Parse slot @p slot: 1 when valid (fills seq/size/flags), 0 when not. */
 static int commit_parse(const struct content_file *f, int slot,
 			const uint8_t rec[CONTENT_COMMIT_LEN], uint64_t *seq,
-			off_t *size, uint32_t *flags)
+			off_t *size, uint32_t *flags, uint64_t *jseq)
 {
 	uint8_t mac[CRYPTO_MAC_LEN];
 	uint64_t sq = get_u64(rec), sz = get_u64(rec + 8);
 	uint32_t fl = get_u32(rec + 16);
 
 	if (sq == 0 || sq % 2 != (uint64_t)slot || sz > (uint64_t)CONTENT_MAX_SIZE ||
-	    (fl & ~COMMIT_DIRTY) || !all_zero(rec + 20, 12))
+	    (fl & ~COMMIT_DIRTY) || !all_zero(rec + 28, 4))
 		return 0;
 	if (commit_mac(f, rec, mac) || !crypto_memeq(mac, rec + 32, sizeof(mac)))
 		return 0;
 	*seq = sq;
 	*size = (off_t)sz;
 	*flags = fl;
+	*jseq = get_u64(rec + 20);
 	return 1;
 }
 
@@ -365,6 +383,7 @@ static int commit_write(struct content_file *f, int fd, off_t size, bool dirty)
 	put_u64(rec, seq);
 	put_u64(rec + 8, (uint64_t)size);
 	put_u32(rec + 16, dirty ? COMMIT_DIRTY : 0);
+	put_u64(rec + 20, f->jseq);
 	r = commit_mac(f, rec, rec + 32);
 	if (!r)
 		r = pwrite_all(fd, rec, sizeof(rec),
@@ -375,18 +394,20 @@ static int commit_write(struct content_file *f, int fd, off_t size, bool dirty)
 	f->seq = seq;
 	f->committed = size;
 	f->dirty = dirty;
+	f->cjseq = f->jseq;
 	return 0;
 }
 
 /* Undo the last commit_write() after a failed operation: the old bytes of
  * its slot go back, so the file is as it was. */
 static void commit_undo(struct content_file *f, int fd, const uint8_t old[CONTENT_COMMIT_LEN],
-			uint64_t seq, off_t committed, bool dirty)
+			uint64_t seq, off_t committed, bool dirty, uint64_t cjseq)
 {
 	int slot = (int)(f->seq % 2);
 
 	if (f->seq == seq)
 		return;
+	f->cjseq = cjseq;
 	if (pwrite_all(fd, old, CONTENT_COMMIT_LEN,
 		       CONTENT_COMMIT_OFF + 512 * slot) == 0)
 		memcpy(f->craw[slot], old, CONTENT_COMMIT_LEN);
@@ -397,8 +418,26 @@ static void commit_undo(struct content_file *f, int fd, const uint8_t old[CONTEN
 
 int content_commit(struct content_file *f, int fd)
 {
+	/* Sparse no more (a gap filled since)? Then writes inside the file
+	 * need no space reserved again. */
+	if (f->may_have_holes && f->csize > CONTENT_HEADER_LEN &&
+	    lseek(fd, CONTENT_HEADER_LEN, SEEK_HOLE) >= f->csize)
+		f->may_have_holes = false;
+	/* Overwrites that kept the size left only journal records, which
+	 * carry their own authentication: nothing to commit for them. */
 	if (!f->has_header || !f->dirty || f->damaged)
 		return 0;
+	/* fsync is allowed on a read-only descriptor; the record is ours to
+	 * write anyway. */
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
+		int wfd = writable_fd(fd), r;
+
+		if (wfd < 0)
+			return -errno;
+		r = commit_write(f, wfd, content_plain_size(f->csize), false);
+		close(wfd);
+		return r;
+	}
 	return commit_write(f, fd, content_plain_size(f->csize), false);
 }
 
@@ -449,6 +488,7 @@ static int create_header(struct content_file *f, int fd, bool dirty)
 	f->has_header = true;
 	f->csize = CONTENT_EMPTY_LEN;
 	f->jseq = 0;
+	f->cjseq = 0;
 	f->jready[0] = f->jready[1] = false;
 	return 0;
 }
@@ -543,6 +583,8 @@ static int journal_load(struct content_file *f, int fd, struct jrec j[2])
 			continue;
 		if (seq > f->jseq)
 			f->jseq = seq;
+		if (seq <= f->cjseq)
+			continue; /* before the last commit record: history */
 		j[s].seq = seq;
 		j[s].block = get_u64(raw + 8);
 		j[s].clen = clen;
@@ -665,17 +707,6 @@ static int recover_apply(struct content_file *f, int fd, const struct recovery *
 	return 0;
 }
 
-/* pwrite/ftruncate on a read-only descriptor: reopen it read-write. */
-static int writable_fd(int fd)
-{
-	char p[64];
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl >= 0 && (fl & O_ACCMODE) == O_RDWR)
-		return dup(fd);
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	return open(p, O_RDWR | O_CLOEXEC);
-}
 
 /*
  * Read header and commit records, then judge the file: empty, consistent
@@ -692,6 +723,7 @@ static int load_file(struct content_file *f, int fd, bool repair,
 	uint64_t seq[2] = { 0, 0 };
 	off_t size[2] = { 0, 0 };
 	uint32_t flags[2] = { 0, 0 };
+	uint64_t jseq[2] = { 0, 0 };
 	int valid[2], w, r = 0;
 	struct jrec *j = NULL;
 	struct recovery rc;
@@ -700,6 +732,7 @@ static int load_file(struct content_file *f, int fd, bool repair,
 		return -errno;
 	f->ino = st.st_ino;
 	f->csize = st.st_size;
+	f->blksize = st.st_blksize > 0 ? st.st_blksize : 4096;
 	out->committed_size = -1;
 	out->backing_before = out->backing_after = st.st_size;
 	if (st.st_size == 0)
@@ -739,7 +772,8 @@ static int load_file(struct content_file *f, int fd, bool repair,
 	f->has_header = true;
 	for (int s = 0; s < 2; s++) {
 		memcpy(f->craw[s], h + CONTENT_COMMIT_OFF + 512 * s, CONTENT_COMMIT_LEN);
-		valid[s] = commit_parse(f, s, f->craw[s], &seq[s], &size[s], &flags[s]);
+		valid[s] = commit_parse(f, s, f->craw[s], &seq[s], &size[s], &flags[s],
+					&jseq[s]);
 	}
 	w = valid[0] && (!valid[1] || seq[0] > seq[1]) ? 0 : valid[1] ? 1 : -1;
 	if (w < 0) {
@@ -755,11 +789,41 @@ static int load_file(struct content_file *f, int fd, bool repair,
 	f->seq = seq[w];
 	f->committed = size[w];
 	f->dirty = flags[w] & COMMIT_DIRTY;
+	f->jseq = f->cjseq = jseq[w];
+	/* Holes in the blocks (sparse files) need space reserved before they
+	 * are written; one look per open says whether there are any. */
+	f->may_have_holes = st.st_size > CONTENT_HEADER_LEN &&
+			    lseek(fd, CONTENT_HEADER_LEN, SEEK_HOLE) < st.st_size;
 	out->committed_size = f->committed;
 	out->dirty = f->dirty;
+	j = malloc(2 * sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	r = journal_load(f, fd, j);
+	if (r)
+		goto out;
 	if (!f->dirty) {
+		/* Clean: the size is the committed one; overwrites since the
+		 * record (same size) may have left a block torn, which its
+		 * journal record puts back. */
 		off_t p = content_plain_size(st.st_size);
 
+		memset(&rc, 0, sizeof(rc));
+		rc.size = p;
+		for (int s = 0; s < 2 && p > 0; s++) {
+			uint64_t nb = (uint64_t)(p + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+			off_t at = block_off(j[s].block);
+			size_t len;
+
+			if (!j[s].valid || j[s].block >= nb ||
+			    journal_find(j, j[s].block) != &j[s])
+				continue;
+			len = (size_t)(st.st_size - at < CONTENT_CBLOCK ? st.st_size - at
+									: CONTENT_CBLOCK);
+			if (j[s].clen != len || block_valid_at(f, fd, j[s].block, len))
+				continue;
+			rc.fix[rc.nfix++] = &j[s];
+		}
 		out->size = p < 0 ? 0 : p;
 		if (p != f->committed) {
 			out->size_mismatch = true;
@@ -770,16 +834,13 @@ static int load_file(struct content_file *f, int fd, bool repair,
 				 (unsigned long long)st.st_ino, f->id[0], f->id[1],
 				 f->id[2], f->id[3], (long long)f->committed,
 				 (long long)st.st_size);
+			goto out;
 		}
-		return 0;
+		if (rc.nfix == 0)
+			goto out;
+		goto fix;
 	}
 	/* Dirty: written since its last durability point. */
-	j = malloc(2 * sizeof(*j));
-	if (!j)
-		return -ENOMEM;
-	r = journal_load(f, fd, j);
-	if (r)
-		goto out;
 	recover_scan(f, fd, j, &rc);
 	out->size = rc.size;
 	if (rc.damaged) {
@@ -794,6 +855,7 @@ static int load_file(struct content_file *f, int fd, bool repair,
 	if (rc.nfix == 0 && csize_with_header(rc.size) == st.st_size &&
 	    (rc.size || st.st_size <= CONTENT_HEADER_LEN))
 		goto out; /* consistent as it is */
+fix:
 	out->torn_tail = true;
 	if (!repair) {
 		r = 0;
@@ -994,6 +1056,7 @@ struct plan {
 	off_t grow_to;     /* sparse growth by ftruncate (0: none) */
 	off_t commit_size; /* for the dirty mark: committed size to keep */
 	bool shrink;       /* the dirty mark carries the new, smaller size */
+	bool same_size;    /* only overwrites: journal records suffice */
 };
 
 /* Before anything is written: reserve the bytes this plan writes, so that
@@ -1003,6 +1066,11 @@ static int reserve(struct content_file *f, int fd, off_t from, off_t to)
 	int mode = to > f->csize ? 0 : FALLOC_FL_KEEP_SIZE;
 
 	if (to <= from)
+		return 0;
+	/* Inside a file without holes the space is already ours, and so is
+	 * the rest of its last allocated block (a small append). */
+	if (!f->may_have_holes &&
+	    (mode || to <= (f->csize + f->blksize - 1) / f->blksize * f->blksize))
 		return 0;
 	if (fallocate(fd, mode, from, to - from) == 0)
 		return 0;
@@ -1017,7 +1085,7 @@ static int reserve(struct content_file *f, int fd, off_t from, off_t to)
 static int run_plan(struct content_file *f, int fd, const struct plan *p)
 {
 	uint8_t old[CONTENT_COMMIT_LEN];
-	uint64_t oseq = f->seq;
+	uint64_t oseq = f->seq, ocjseq = f->cjseq;
 	off_t ocommitted = f->committed, ocsize = f->csize;
 	bool odirty = f->dirty, new_header = false;
 	uint64_t existing = (uint64_t)(content_plain_size(f->csize) + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
@@ -1034,8 +1102,10 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 		ocsize = 0;
 	}
 	memcpy(old, f->craw[(f->seq + 1) % 2], sizeof(old));
-	/* 2. Dirty mark before the first byte of content or size changes. */
-	if (!f->dirty || p->shrink) {
+	/* 2. Dirty mark before the first byte of content or size changes
+	 * (an overwrite that keeps the size is marked by its journal record,
+	 * which the open of a clean file looks at). */
+	if ((!f->dirty && !p->same_size) || p->shrink) {
 		r = commit_write(f, fd, p->commit_size, true);
 		if (r)
 			goto undo;
@@ -1053,6 +1123,8 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 		r = -errno;
 	if (r)
 		goto undo;
+	if (p->grow_to > f->csize || (p->res_to > p->res_from && p->res_from > f->csize))
+		f->may_have_holes = true; /* a gap left before the new end */
 	if (p->pad_len && block_off(p->pad_b) + (off_t)p->pad_len > f->csize)
 		f->csize = block_off(p->pad_b) + (off_t)p->pad_len;
 	if (p->res_to > f->csize)
@@ -1086,7 +1158,7 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 	}
 	return 0;
 undo:
-	commit_undo(f, fd, old, oseq, ocommitted, odirty);
+	commit_undo(f, fd, old, oseq, ocommitted, odirty, ocjseq);
 	if (new_header) {
 		if (ftruncate(fd, 0) == 0) {
 			f->has_header = false;
@@ -1202,6 +1274,7 @@ ssize_t content_write(struct content_file *f, int fd, const void *buf,
 	p.clen = clen;
 	p.res_from = block_off(b0);
 	p.res_to = block_off(b0) + (off_t)clen;
+	p.same_size = f->has_header && end <= psize;
 	p.commit_size = f->has_header ? (f->dirty ? f->committed : psize) : 0;
 	r = run_plan(f, fd, &p);
 out:

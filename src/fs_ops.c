@@ -454,6 +454,9 @@ static int do_truncate(struct atr_fs *fs, struct fs_inode *inode,
 		if (!r) {
 			pthread_rwlock_wrlock(&inode->lock);
 			r = content_truncate(inode->cf, fd, size);
+			/* truncate(2) by path: no release will follow. */
+			if (!r && own)
+				r = content_commit(inode->cf, fd);
 			pthread_rwlock_unlock(&inode->lock);
 		}
 	}

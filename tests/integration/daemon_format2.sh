@@ -102,7 +102,8 @@ done
 dpid=$(for p in $(pgrep -f "$ATRESTFS"); do tr '\0' ' ' </proc/$p/cmdline | grep -q " $MNT" && echo "$p"; done | head -1)
 [ -n "$dpid" ] || fail "daemon pid not found"
 kill -9 "$dpid"
-kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null || true
+kill "$writer" 2>/dev/null || true
+wait "$writer" 2>/dev/null || true
 fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT"
 AOF=$(find "$VOL" -type f -size +$((H + C))c -size -$((H + 2 * C))c | head -1)
 [ -n "$AOF" ] || fail "backing file of aof not found"

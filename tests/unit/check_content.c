@@ -1338,6 +1338,26 @@ START_TEST(file_id_stable)
 }
 END_TEST
 
+/* fsync is allowed on a read-only descriptor: the commit still lands, so
+ * an extension afterwards reads EIO. */
+START_TEST(commit_through_read_only_fd)
+{
+	struct content_file *f = open_cf();
+	int ro = open(path, O_RDONLY);
+	uint8_t z[CB] = { 0 };
+	struct stat st;
+
+	ck_assert_int_ge(ro, 0);
+	w_at(f, 6000, 0, 18);
+	ck_assert_int_eq(content_commit(f, ro), 0);
+	content_file_free(f);
+	close(ro);
+	fstat(fd, &st);
+	ck_assert_int_eq(__real_pwrite(fd, z, CB, st.st_size), CB);
+	expect_all_eio("extension after a read-only commit", CB);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("content");
@@ -1386,5 +1406,6 @@ int main(void)
 	T(failed_rmw_leaves_no_trace);
 	T(check_file_findings);
 	T(file_id_stable);
+	T(commit_through_read_only_fd);
 	return run_suite(s);
 }
