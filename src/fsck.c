@@ -834,10 +834,10 @@ static int unlock(struct fsck *f, struct volume_config **cfg)
 		return FSCK_EXIT_DAMAGE;
 	}
 	if (r) {
-		/* Pins refused (-EPERM) or no key: the reason is above. */
+		/* Pins refused or no key: the reason is above. */
 		fprintf(stderr, "atrestfs fsck: %s could not be unlocked "
 				"(%s)\n", f->vol,
-			r == -EPERM ? "refused by this node's pins"
+			r == PIN_REFUSED ? "refused by this node's pins"
 				    : strerror(-r));
 		return FSCK_EXIT_ERROR;
 	}
