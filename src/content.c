@@ -609,9 +609,10 @@ static const struct jrec *journal_find(const struct jrec j[2], uint64_t b)
 
 /* ---- opening and recovery ---- */
 
-/* Is the stored block @p b valid at stored length @p clen (not a hole)? */
+/* Is the stored block @p b valid at stored length @p clen? A hole counts
+ * only with @p hole_ok (inside the committed size a hole is content). */
 static bool block_valid_at(struct content_file *f, int fd, uint64_t b,
-			   size_t clen)
+			   size_t clen, bool hole_ok)
 {
 	uint8_t c[CONTENT_CBLOCK], plain[CONTENT_BLOCK];
 	ssize_t n;
@@ -619,8 +620,10 @@ static bool block_valid_at(struct content_file *f, int fd, uint64_t b,
 	if (clen <= CONTENT_OVERHEAD || clen > CONTENT_CBLOCK)
 		return false;
 	n = pread(fd, c, clen, block_off(b));
-	if (n != (ssize_t)clen || all_zero(c, clen))
+	if (n != (ssize_t)clen)
 		return false;
+	if (all_zero(c, clen))
+		return hole_ok;
 	n = open_block_q(f, b, c, clen, plain, true);
 	secmem_wipe(plain, sizeof(plain));
 	return n >= 0;
@@ -651,7 +654,7 @@ static void recover_scan(struct content_file *f, int fd, const struct jrec j[2],
 	for (int s = 0; s < 2; s++) {
 		if (!j[s].valid || j[s].block >= k0 || journal_find(j, j[s].block) != &j[s])
 			continue;
-		if (block_valid_at(f, fd, j[s].block, CONTENT_CBLOCK))
+		if (block_valid_at(f, fd, j[s].block, CONTENT_CBLOCK, false))
 			continue;
 		if (j[s].clen != CONTENT_CBLOCK) {
 			rc->damaged = true;
@@ -666,13 +669,14 @@ static void recover_scan(struct content_file *f, int fd, const struct jrec j[2],
 		const struct jrec *jr = journal_find(j, b);
 		size_t plen;
 
-		if (avail > CONTENT_OVERHEAD && block_valid_at(f, fd, b, avail)) {
+		if (avail > CONTENT_OVERHEAD && block_valid_at(f, fd, b, avail, false)) {
 			plen = avail - CONTENT_OVERHEAD;
 		} else if (b == k0 && S % CONTENT_BLOCK &&
 			   avail >= (size_t)(S % CONTENT_BLOCK) + CONTENT_OVERHEAD &&
 			   block_valid_at(f, fd, b, (size_t)(S % CONTENT_BLOCK) +
-							CONTENT_OVERHEAD)) {
-			plen = (size_t)(S % CONTENT_BLOCK); /* the committed version */
+							CONTENT_OVERHEAD, true)) {
+			/* The committed version (a hole too: sparse files). */
+			plen = (size_t)(S % CONTENT_BLOCK);
 		} else if (jr && at < c) {
 			plen = jr->clen - CONTENT_OVERHEAD;
 			if (rc->nfix < 2)
@@ -752,8 +756,13 @@ static int load_file(struct content_file *f, int fd, bool repair,
 			f->csize = 0;
 			return 0;
 		}
-		if (ftruncate(fd, 0))
+		w = writable_fd(fd);
+		if (w < 0)
 			return -errno;
+		r = ftruncate(w, 0) ? -errno : 0;
+		close(w);
+		if (r)
+			return r;
 		f->csize = 0;
 		out->backing_after = 0;
 		return 1;
@@ -820,7 +829,7 @@ static int load_file(struct content_file *f, int fd, bool repair,
 				continue;
 			len = (size_t)(st.st_size - at < CONTENT_CBLOCK ? st.st_size - at
 									: CONTENT_CBLOCK);
-			if (j[s].clen != len || block_valid_at(f, fd, j[s].block, len))
+			if (j[s].clen != len || block_valid_at(f, fd, j[s].block, len, false))
 				continue;
 			rc.fix[rc.nfix++] = &j[s];
 		}

@@ -972,6 +972,14 @@ static void op_shrink(struct content_file *f) { ck_assert_int_eq(content_truncat
 static void op_shrink_to_block(struct content_file *f) { ck_assert_int_eq(content_truncate(f, fd, 4096), 0); }
 static void op_grow(struct content_file *f) { ck_assert_int_eq(content_truncate(f, fd, 20000), 0); }
 static void op_to_zero(struct content_file *f) { ck_assert_int_eq(content_truncate(f, fd, 0), 0); }
+/* Found by the power-loss simulator: a committed size whose last block is
+ * a hole (grown by truncate), then an overwrite extending past it. */
+static void prep_sparse_tail(struct content_file *f)
+{
+	w_at(f, 125, 0, 20);
+	ck_assert_int_eq(content_truncate(f, fd, 19504), 0);
+}
+static void op_over_hole(struct content_file *f) { w_at(f, 20000, 4096, 21); }
 static void op_three_appends(struct content_file *f)
 {
 	w_at(f, 50, 4000, 10);
@@ -995,6 +1003,7 @@ static const struct {
 	{ "truncate grow", prep_10000, op_grow },
 	{ "truncate to zero", prep_10000, op_to_zero },
 	{ "three writes before the fsync", prep_4000, op_three_appends },
+	{ "overwrite past a sparse committed tail", prep_sparse_tail, op_over_hole },
 };
 
 START_TEST(torn_writes)
@@ -1358,6 +1367,26 @@ START_TEST(commit_through_read_only_fd)
 }
 END_TEST
 
+/* Found by the power-loss simulator: a torn creation (commit sectors
+ * written, sector 0 not) opened through a read-only descriptor, as a
+ * lookup does, is an empty file, not an error. */
+START_TEST(torn_creation_through_read_only_fd)
+{
+	struct content_file *f;
+	uint8_t sector[512];
+	int ro;
+
+	memset(sector, 0x77, sizeof(sector));
+	ck_assert_int_eq(__real_pwrite(fd, sector, 512, 1024), 512);
+	ro = open(path, O_RDONLY);
+	ck_assert_int_ge(ro, 0);
+	ck_assert_int_eq(content_file_open(ctx, ro, &f), 0);
+	ck_assert_int_eq(content_size(f), 0);
+	content_file_free(f);
+	close(ro);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("content");
@@ -1407,5 +1436,6 @@ int main(void)
 	T(check_file_findings);
 	T(file_id_stable);
 	T(commit_through_read_only_fd);
+	T(torn_creation_through_read_only_fd);
 	return run_suite(s);
 }
