@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Directory IDs. The ID file must be on disk before any name is encrypted
- * under it, or a crash could leave entries nobody can decrypt: it is
- * written under a temporary bookkeeping name, fsynced, renamed into place
- * without replacing anything (an existing ID must never change, or every
- * name in the directory would be lost), and the directory is fsynced.
+ * Directory IDs, bound to their place.
+ *
+ * The ID file must be on disk before any name is encrypted under it, or a
+ * crash could leave entries nobody can decrypt: it is written with
+ * durable_write_file() and never replaced by a different ID (an ID that
+ * changed would lose every name in the directory). What may be rewritten
+ * is its binding: tag = HMAC-SHA256(dirid key, "atrestfs dirid" || ID ||
+ * parent ID || own encoded name), the root using sixteen zero bytes and
+ * no name. Binding to the parent's ID and the encoded name rather than to
+ * inode numbers keeps a volume valid across backup and restore.
  *
  * The file is read from a backing directory that may have been tampered
- * with, so anything but a regular file of exactly NAMES_DIRID_LEN bytes is
+ * with, so anything but a regular file of one of the two exact sizes is
  * refused, and only a regular file is opened for reading (bkfile.c), so a
  * FIFO or device node planted under its name is never opened.
  */
@@ -16,119 +21,202 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "bkfile.h"
 #include "crypto.h"
-#include "log.h"
+#include "durable.h"
+#include "secmem.h"
 
-/* Bookkeeping (has a '.'); a crash may leave it behind, never in use. */
-#define DIRID_TMP NAMES_DIRID_FILE ".tmp"
 #define DIRID_MODE 0444
+#define DIRID_KEY_LEN 32
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+/* Format constants: changing either changes every stored binding. */
+static const char info_key[] = "atrestfs dirid";
+static const char dom_tag[] = "atrestfs dirid";
+
+struct dirid_ctx {
+	uint8_t *key; /* secmem, DIRID_KEY_LEN bytes; immutable */
+};
+
+int dirid_ctx_new(const uint8_t names_key[64], struct dirid_ctx **out)
 {
-	while (n) {
-		ssize_t w = write(fd, p, n);
+	struct dirid_ctx *ctx = calloc(1, sizeof(*ctx));
+	int r;
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
+	if (!ctx)
+		return -ENOMEM;
+	ctx->key = secmem_alloc(DIRID_KEY_LEN);
+	if (!ctx->key) {
+		free(ctx);
+		return -ENOMEM;
 	}
+	r = crypto_hkdf(names_key, 64, NULL, 0, (const uint8_t *)info_key,
+			strlen(info_key), ctx->key, DIRID_KEY_LEN);
+	if (r) {
+		dirid_ctx_free(ctx);
+		return r;
+	}
+	*out = ctx;
 	return 0;
 }
 
-/* Move the temp file to the final name; -EEXIST if that name is taken. */
-static int publish(int dirfd)
+void dirid_ctx_free(struct dirid_ctx *ctx)
 {
-	if (!renameat2(dirfd, DIRID_TMP, dirfd, NAMES_DIRID_FILE,
-		       RENAME_NOREPLACE))
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -errno;
-	/* No RENAME_NOREPLACE on this file system: link() never replaces
-	 * either, and the temp name is dropped afterwards. */
-	if (linkat(dirfd, DIRID_TMP, dirfd, NAMES_DIRID_FILE, 0))
-		return -errno;
-	unlinkat(dirfd, DIRID_TMP, 0);
-	return 0;
+	if (!ctx)
+		return;
+	secmem_free(ctx->key);
+	free(ctx);
 }
 
-int dirid_create(int dirfd, uint8_t id[NAMES_DIRID_LEN])
+static int bind_tag(struct dirid_ctx *ctx, const uint8_t id[NAMES_DIRID_LEN],
+		    const struct dirid_place *place, uint8_t tag[DIRID_TAG_LEN])
+{
+	static const uint8_t root_parent[NAMES_DIRID_LEN];
+	size_t dl = strlen(dom_tag), nl = place->enc ? strlen(place->enc) : 0;
+	uint8_t *msg = malloc(dl + 2 * NAMES_DIRID_LEN + nl);
+	int r;
+
+	if (!msg)
+		return -ENOMEM;
+	/* Only the name is variable, and it comes last: no length needed. */
+	memcpy(msg, dom_tag, dl);
+	memcpy(msg + dl, id, NAMES_DIRID_LEN);
+	memcpy(msg + dl + NAMES_DIRID_LEN,
+	       place->parent ? place->parent : root_parent, NAMES_DIRID_LEN);
+	if (nl)
+		memcpy(msg + dl + 2 * NAMES_DIRID_LEN, place->enc, nl);
+	r = crypto_hmac(ctx->key, DIRID_KEY_LEN, msg,
+			dl + 2 * NAMES_DIRID_LEN + nl, tag);
+	free(msg); /* the ID is no secret: nothing to wipe */
+	return r;
+}
+
+/* ID || tag(place) [|| tag(also)] into @p buf; returns the length. */
+static int build(struct dirid_ctx *ctx, const uint8_t id[NAMES_DIRID_LEN],
+		 const struct dirid_place *place,
+		 const struct dirid_place *also, uint8_t buf[DIRID_FILE_MAX])
+{
+	int r;
+
+	memcpy(buf, id, NAMES_DIRID_LEN);
+	r = bind_tag(ctx, id, place, buf + NAMES_DIRID_LEN);
+	if (r || !also)
+		return r ? r : DIRID_FILE_LEN;
+	r = bind_tag(ctx, id, also, buf + DIRID_FILE_LEN);
+	return r ? r : DIRID_FILE_MAX;
+}
+
+int dirid_create(struct dirid_ctx *ctx, int dirfd,
+		 const struct dirid_place *place, uint8_t id[NAMES_DIRID_LEN])
+{
+	uint8_t fresh[NAMES_DIRID_LEN], buf[DIRID_FILE_MAX];
+	int r;
+
+	r = crypto_random(fresh, sizeof(fresh));
+	if (r)
+		return r;
+	r = build(ctx, fresh, place, NULL, buf);
+	if (r < 0)
+		return r;
+	r = durable_write_file(dirfd, NAMES_DIRID_FILE, buf, (size_t)r,
+			       DIRID_MODE, false);
+	if (!r)
+		memcpy(id, fresh, sizeof(fresh));
+	return r;
+}
+
+int dirid_rebind(struct dirid_ctx *ctx, int dirfd,
+		 const uint8_t id[NAMES_DIRID_LEN],
+		 const struct dirid_place *place,
+		 const struct dirid_place *also)
+{
+	uint8_t buf[DIRID_FILE_MAX];
+	int r = build(ctx, id, place, also, buf);
+
+	if (r < 0)
+		return r;
+	return durable_write_file(dirfd, NAMES_DIRID_FILE, buf, (size_t)r,
+				  DIRID_MODE, true);
+}
+
+int dirid_read(struct dirid_ctx *ctx, int dirfd,
+	       const struct dirid_place *place, uint8_t id[NAMES_DIRID_LEN])
+{
+	uint8_t buf[DIRID_FILE_MAX], want[DIRID_TAG_LEN];
+	size_t n;
+	int r;
+
+	/* Only a regular file is opened for reading (bkfile.c). */
+	r = bkfile_read(dirfd, NAMES_DIRID_FILE, buf, sizeof(buf), &n);
+	if (r == -EFBIG)
+		return -EIO;
+	if (r)
+		return r;
+	if (n != DIRID_FILE_LEN && n != DIRID_FILE_MAX)
+		return -EIO;
+	r = bind_tag(ctx, buf, place, want);
+	if (r)
+		return r;
+	memcpy(id, buf, NAMES_DIRID_LEN);
+	for (size_t off = NAMES_DIRID_LEN; off < n; off += DIRID_TAG_LEN)
+		if (crypto_memeq(buf + off, want, DIRID_TAG_LEN))
+			return 0;
+	return -EBADMSG;
+}
+
+void dirid_tmp_name(char tmp[DIRID_TMP_NAME_MAX])
+{
+	static unsigned long counter;
+
+	/* Unique per process; a leftover of a crash is bookkeeping, hidden. */
+	snprintf(tmp, DIRID_TMP_NAME_MAX, ".atrestfs.mkdir.%d.%lu",
+		 (int)getpid(),
+		 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+}
+
+int dirid_publish(struct dirid_ctx *ctx, int parentfd, const char *tmp,
+		  const char *name, const struct dirid_place *place,
+		  uint8_t *id)
 {
 	uint8_t fresh[NAMES_DIRID_LEN];
 	int fd, r;
 
-	/* Cheap early refusal; RENAME_NOREPLACE is what makes it certain. */
-	if (!faccessat(dirfd, NAMES_DIRID_FILE, F_OK, AT_SYMLINK_NOFOLLOW))
-		return -EEXIST;
-	r = crypto_random(fresh, sizeof(fresh));
-	if (r)
-		return r;
-	if (unlinkat(dirfd, DIRID_TMP, 0) && errno != ENOENT)
-		return -errno;
-	fd = openat(dirfd, DIRID_TMP,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    DIRID_MODE);
+	fd = openat(parentfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		log_err("cannot create a directory ID file: %s", strerror(-r));
-		return r;
+		goto err_rmdir;
 	}
-	/* The umask must not decide the mode of a format file. */
-	r = fchmod(fd, DIRID_MODE) ? -errno : 0;
-	if (!r)
-		r = write_all(fd, fresh, sizeof(fresh));
-	if (!r && fsync(fd))
-		r = -errno;
-	if (close(fd) && !r)
-		r = -errno;
-	if (!r)
-		r = publish(dirfd);
+	r = dirid_create(ctx, fd, place, fresh);
 	if (r) {
-		unlinkat(dirfd, DIRID_TMP, 0);
-		if (r != -EEXIST)
-			log_err("cannot write a directory ID file: %s",
-				strerror(-r));
-		return r;
+		close(fd);
+		goto err_rmdir;
 	}
-	if (fsync(dirfd)) {
-		r = -errno;
-		log_err("cannot sync a directory after writing its ID: %s",
-			strerror(-r));
-		return r;
+	r = durable_rename_noreplace(parentfd, tmp, parentfd, name);
+	if (r) {
+		unlinkat(fd, NAMES_DIRID_FILE, 0);
+		close(fd);
+		goto err_rmdir;
 	}
-	memcpy(id, fresh, sizeof(fresh));
-	return 0;
+	close(fd);
+	if (id)
+		memcpy(id, fresh, sizeof(fresh));
+	return durable_fsync_dir(parentfd);
+err_rmdir:
+	unlinkat(parentfd, tmp, AT_REMOVEDIR);
+	return r;
 }
 
-int dirid_read(int dirfd, uint8_t id[NAMES_DIRID_LEN])
+int dirid_mkdir(struct dirid_ctx *ctx, int parentfd, const char *name,
+		const struct dirid_place *place, mode_t mode, uint8_t *id)
 {
-	uint8_t buf[NAMES_DIRID_LEN];
-	size_t n;
-	int r;
+	char tmp[DIRID_TMP_NAME_MAX];
 
-	r = bkfile_read(dirfd, NAMES_DIRID_FILE, buf, sizeof(buf), &n);
-	if (r == -ENOENT) {
-		log_err("directory has no ID file %s: its names cannot be read",
-			NAMES_DIRID_FILE);
-		return r;
-	}
-	if (r == -EIO || r == -EFBIG || (!r && n != NAMES_DIRID_LEN)) {
-		log_err("directory ID file %s is malformed (not a regular file "
-			"of exactly %d bytes)", NAMES_DIRID_FILE, NAMES_DIRID_LEN);
-		return -EIO;
-	}
-	if (r) {
-		log_err("cannot read directory ID file %s: %s",
-			NAMES_DIRID_FILE, strerror(-r));
-		return r;
-	}
-	memcpy(id, buf, NAMES_DIRID_LEN);
-	return 0;
+	dirid_tmp_name(tmp);
+	if (mkdirat(parentfd, tmp, mode))
+		return -errno;
+	return dirid_publish(ctx, parentfd, tmp, name, place, id);
 }

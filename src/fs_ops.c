@@ -31,9 +31,11 @@
 #include "bkfile.h"
 #include "content.h"
 #include "dirid.h"
+#include "durable.h"
 #include "fs_inode.h"
 #include "ident.h"
 #include "log.h"
+#include "longname.h"
 #include "names.h"
 #include "secmem.h"
 #include "tlsbuf.h"
@@ -44,13 +46,6 @@ _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
 
 #define XATTR_PREFIX "user.atrestfs."
 #define PROC_FD_LEN 64
-
-/* The fixed "directory" ID under which xattr names and symlink targets are
- * encrypted: they must survive renames into other directories. */
-static const uint8_t fixed_id[NAMES_DIRID_LEN] = {
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-};
 
 struct atr_fh {
 	int fd;
@@ -111,7 +106,10 @@ static int check_empty(int dfd)
 		return -errno;
 	}
 	while ((d = readdir(dp))) {
-		if (is_dot(d->d_name) || !strcmp(d->d_name, NAMES_DIRID_FILE))
+		/* The ID file and its temp file (a crash during a rebind). */
+		if (is_dot(d->d_name) ||
+		    !strncmp(d->d_name, NAMES_DIRID_FILE,
+			     strlen(NAMES_DIRID_FILE)))
 			continue;
 		r = -ENOTEMPTY;
 		break;
@@ -121,11 +119,14 @@ static int check_empty(int dfd)
 }
 
 /*
- * An empty directory without its ID file is what a crash between removing
- * the ID file and the rmdir or rename that needed it removed leaves: no
- * name was ever encrypted under a missing ID, so a new one loses nothing.
+ * An empty directory without its ID file is what a crash between moving
+ * its ID file aside and the rename onto it leaves (clear_target_dir()): no
+ * name was ever encrypted under a missing ID, so a new one, bound to the
+ * directory's place, loses nothing.
  */
-static int dirid_recover(struct fs_inode *dir, uint8_t id[NAMES_DIRID_LEN])
+static int recover_dir_id(struct atr_fs *fs, struct fs_inode *dir,
+			  const struct dirid_place *place,
+			  uint8_t id[NAMES_DIRID_LEN])
 {
 	int fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r;
@@ -134,38 +135,81 @@ static int dirid_recover(struct fs_inode *dir, uint8_t id[NAMES_DIRID_LEN])
 		return -errno;
 	r = check_empty(fd);
 	if (!r) {
-		r = dirid_create(fd, id);
+		r = dirid_create(fs->dctx, fd, place, id);
 		if (!r)
 			log_warn("an empty directory had lost its ID file (an "
-				 "interrupted rename or rmdir): given a new one");
+				 "interrupted rename): given a new one");
 	}
 	close(fd);
 	return r ? -ENOENT : 0;
 }
 
+/*
+ * The ID of a directory, checked against its place when it was looked up
+ * (do_lookup()) or mounted (the root). A directory whose ID file is
+ * missing, malformed or bound elsewhere has none: its entries read as EIO.
+ */
 static int dir_id(struct fs_inode *dir, uint8_t id[NAMES_DIRID_LEN])
 {
 	int r = 0;
 
 	pthread_rwlock_rdlock(&dir->lock);
-	if (dir->has_dirid) {
+	if (dir->has_dirid)
 		memcpy(id, dir->dirid, NAMES_DIRID_LEN);
-		pthread_rwlock_unlock(&dir->lock);
-		return 0;
-	}
+	else
+		r = -EIO;
 	pthread_rwlock_unlock(&dir->lock);
-	pthread_rwlock_wrlock(&dir->lock);
-	if (!dir->has_dirid) {
-		r = dirid_read(dir->fd, dir->dirid);
-		if (r == -ENOENT)
-			r = dirid_recover(dir, dir->dirid);
-		if (!r)
-			dir->has_dirid = true;
+	return r;
+}
+
+/* The backing path of @p fd, for messages. */
+static const char *backing_path(int fd, char *buf, size_t n)
+{
+	char path[PROC_FD_LEN];
+	ssize_t len;
+
+	proc_path(fd, path);
+	len = readlink(path, buf, n - 1);
+	if (len < 0)
+		len = 0;
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Check the ID of directory @p name (open at @p fd) found in @p parent and
+ * remember it, or log why it cannot be used. */
+static void verify_dir_id(struct atr_fs *fs, struct fs_inode *parent,
+			  struct fs_inode *inode, const char *name,
+			  const char *enc)
+{
+	uint8_t pid[NAMES_DIRID_LEN], id[NAMES_DIRID_LEN];
+	struct dirid_place place = { pid, enc };
+	char where[PATH_MAX];
+	int r;
+
+	pthread_rwlock_rdlock(&inode->lock);
+	r = inode->has_dirid;
+	pthread_rwlock_unlock(&inode->lock);
+	if (r || dir_id(parent, pid))
+		return;
+	r = dirid_read(fs->dctx, inode->fd, &place, id);
+	if (r == -ENOENT)
+		r = recover_dir_id(fs, inode, &place, id);
+	if (r) {
+		log_warn("directory '%s' (backing %s): %s: its entries read as "
+			 "EIO", name, backing_path(inode->fd, where,
+						   sizeof(where)),
+			 r == -EBADMSG ? "its ID file belongs to another "
+					 "directory (copied, moved or swapped)"
+			 : r == -ENOENT ? "it has no ID file"
+					: "its ID file is unreadable or "
+					  "malformed");
+		return;
 	}
-	if (!r)
-		memcpy(id, dir->dirid, NAMES_DIRID_LEN);
-	pthread_rwlock_unlock(&dir->lock);
-	return r == -ENOENT ? -EIO : r;
+	pthread_rwlock_wrlock(&inode->lock);
+	memcpy(inode->dirid, id, NAMES_DIRID_LEN);
+	inode->has_dirid = true;
+	pthread_rwlock_unlock(&inode->lock);
 }
 
 /*
@@ -214,46 +258,25 @@ static int backing_name(struct atr_fs *fs, struct fs_inode *dir,
 static int write_long_name(struct fs_inode *dir, const struct bname *b,
 			   bool *created)
 {
-	char path[NAME_MAX + 8];
-	size_t len = strlen(b->enc);
-	int fd, r = 0;
-
 	*created = false;
 	if (!b->is_long)
 		return 0;
-	snprintf(path, sizeof(path), "%s%s", b->name, NAMES_LONG_SUFFIX);
-	fd = openat(dir->fd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0444);
-	if (fd < 0)
-		return errno == EEXIST ? 0 : -errno; /* same name, same text */
-	if (write(fd, b->enc, len) != (ssize_t)len || fsync(fd))
-		r = errno ? -errno : -EIO;
-	close(fd);
-	if (r)
-		unlinkat(dir->fd, path, 0);
-	else
-		*created = true;
-	return r;
+	return longname_write(dir->fd, b->name, b->enc, created);
 }
 
 static void remove_long_name(struct fs_inode *dir, const struct bname *b)
 {
-	char path[NAME_MAX + 8];
-
-	if (!b->is_long)
-		return;
-	snprintf(path, sizeof(path), "%s%s", b->name, NAMES_LONG_SUFFIX);
-	unlinkat(dir->fd, path, 0);
+	if (b->is_long)
+		longname_remove(dir->fd, b->name);
 }
 
 /* Plaintext name of backing entry @p entry in @p dir; -errno to skip it. */
 static int plain_name(struct atr_fs *fs, struct fs_inode *dir,
 		      const char *entry, char *out)
 {
-	char enc[NAMES_ENC_MAX + 1], path[NAME_MAX + 8];
+	char enc[NAMES_ENC_MAX + 1];
 	uint8_t id[NAMES_DIRID_LEN];
 	const char *src = entry;
-	size_t n;
 	int r;
 
 	if (!fs->encrypted) {
@@ -272,15 +295,10 @@ static int plain_name(struct atr_fs *fs, struct fs_inode *dir,
 	if (r)
 		return r;
 	if (names_is_long_entry(entry)) {
-		snprintf(path, sizeof(path), "%s%s", entry, NAMES_LONG_SUFFIX);
-		if (bkfile_read(dir->fd, path, enc, sizeof(enc) - 1, &n) ||
-		    n == 0)
-			return -EIO;
-		enc[n] = '\0';
 		/* The .name file must be the one this entry was named after. */
-		if (names_long_entry(enc, path) || strcmp(path, entry)) {
-			log_warn("skipping entry %.64s: its .name file belongs "
-				 "to another name", entry);
+		if (longname_read(dir->fd, entry, enc)) {
+			log_warn("skipping entry %.64s: its .name file is "
+				 "missing or belongs to another name", entry);
 			return -EIO;
 		}
 		src = enc;
@@ -367,6 +385,23 @@ static int fs_root_setattr(struct atr_fs *fs, const struct stat *attr,
 
 /* ---- attributes ---- */
 
+static int content_of(struct atr_fs *fs, struct fs_inode *inode, int fd);
+
+/* A file's size is what its content state says: a file left dirty by a
+ * crash is recovered (its torn tail cut) before its size is reported. */
+static void load_content(struct atr_fs *fs, struct fs_inode *inode)
+{
+	char path[PROC_FD_LEN];
+	int fd;
+
+	proc_path(inode->fd, path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* the size formula below is the fallback */
+	(void)content_of(fs, inode, fd);
+	close(fd);
+}
+
 static void fix_attr(struct atr_fs *fs, struct fs_inode *inode,
 		     struct stat *st)
 {
@@ -374,7 +409,15 @@ static void fix_attr(struct atr_fs *fs, struct fs_inode *inode,
 
 	if (!fs->encrypted)
 		return;
-	if (S_ISREG(st->st_mode)) {
+	if (S_ISREG(st->st_mode) && inode && !inode->cf && st->st_size > 0)
+		load_content(fs, inode);
+	if (S_ISREG(st->st_mode) && inode && inode->cf) {
+		/* Loaded (maybe recovered after a crash): it knows its size. */
+		pthread_rwlock_rdlock(&inode->lock);
+		p = content_size(inode->cf);
+		pthread_rwlock_unlock(&inode->lock);
+		st->st_size = p < 0 ? 0 : p;
+	} else if (S_ISREG(st->st_mode)) {
 		p = content_plain_size(st->st_size);
 		if (p < 0) /* cut short: report the whole blocks */
 			p = st->st_size > CONTENT_HEADER_LEN
@@ -386,7 +429,6 @@ static void fix_attr(struct atr_fs *fs, struct fs_inode *inode,
 		/* Length of base64url(tag || target) minus the tag. */
 		st->st_size = (off_t)names_target_len((size_t)st->st_size);
 	}
-	(void)inode;
 }
 
 static int do_getattr(struct atr_fs *fs, struct fs_inode *inode,
@@ -426,9 +468,27 @@ static int do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 		close(fd);
 		return r;
 	}
+	if (fs->encrypted && b.is_long) {
+		char enc[NAMES_ENC_MAX + 1], where[PATH_MAX];
+
+		/* Lookups never need the .name file, but an entry whose file
+		 * was swapped must not be usable under this name either. */
+		r = longname_read(dir->fd, b.name, enc);
+		if (r || strcmp(enc, b.enc)) {
+			log_warn("entry '%s' in %s: its long-name file %s%s is "
+				 "missing or belongs to another name: EIO",
+				 name, backing_path(dir->fd, where,
+						    sizeof(where)),
+				 b.name, NAMES_LONG_SUFFIX);
+			close(fd);
+			return -EIO;
+		}
+	}
 	inode = fs_table_get(fs->table, fd, st.st_dev, st.st_ino);
 	if (!inode)
 		return -ENOMEM;
+	if (fs->encrypted && S_ISDIR(st.st_mode))
+		verify_dir_id(fs, dir, inode, name, b.enc);
 	fix_attr(fs, inode, &st);
 	e->ino = (uintptr_t)inode;
 	e->attr = st;
@@ -540,6 +600,9 @@ static int do_truncate(struct atr_fs *fs, struct fs_inode *inode,
 		if (!r) {
 			pthread_rwlock_wrlock(&inode->lock);
 			r = content_truncate(inode->cf, fd, size);
+			/* truncate(2) by path: no release will follow. */
+			if (!r && own)
+				r = content_commit(inode->cf, fd);
 			pthread_rwlock_unlock(&inode->lock);
 		}
 	}
@@ -676,44 +739,32 @@ static void reply_new_entry(fuse_req_t req, fuse_ino_t parent,
 	fuse_reply_entry(req, &e);
 }
 
-static int fsync_dir(struct fs_inode *dir)
-{
-	char path[PROC_FD_LEN];
-	int fd, r = 0;
-
-	proc_path(dir->fd, path);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 static int set_dir_mode(struct fs_inode *dir, const char *name, mode_t mode)
 {
 	return fchmodat(dir->fd, name, mode & 07777, 0) ? -errno : 0;
 }
 
 /*
- * mkdir: on an encrypted volume the directory is made under a temporary
- * bookkeeping name, gets its ID file (fsynced), and only then appears under
- * its real name, so no crash leaves a directory without an ID. A directory
- * that must inherit the mount root's set-gid (which its backing parent,
- * the VOLUME directory, does not have) gets it under the temporary name
- * too, so nobody sees it without.
+ * mkdir: the directory is made under a temporary bookkeeping name (by the
+ * caller's identity), and on an encrypted volume gets its ID file bound to
+ * its real place (dirid_publish()) before it appears under its real name,
+ * so no crash leaves a directory without an ID. A directory that must
+ * inherit the mount root's set-gid (which its backing parent, the VOLUME
+ * directory, does not have) gets it under the temporary name too, so
+ * nobody sees it without.
  */
 static int make_dir(fuse_req_t req, struct fs_inode *dir,
 		    const struct bname *b, mode_t mode)
 {
-	static unsigned long counter;
 	struct atr_fs *fs = fs_of(req);
+	uint8_t pid[NAMES_DIRID_LEN];
+	struct dirid_place place = { pid, b->enc };
 	struct ident_saved saved;
-	char tmp[64];
-	uint8_t id[NAMES_DIRID_LEN];
-	int fd, r;
+	char tmp[DIRID_TMP_NAME_MAX];
+	int r;
 
+	if (fs->encrypted && (r = dir_id(dir, pid)))
+		return r;
 	mode |= S_IFDIR;
 	r = creator_become(req, dir, &mode, &saved);
 	if (r)
@@ -723,37 +774,19 @@ static int make_dir(fuse_req_t req, struct fs_inode *dir,
 		ident_restore(&saved);
 		return r;
 	}
-	/* Unique per daemon; a leftover of a crash is bookkeeping, hidden. */
-	snprintf(tmp, sizeof(tmp), ".atrestfs.mkdir.%d.%lu", (int)getpid(),
-		 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+	dirid_tmp_name(tmp);
 	r = mkdirat(dir->fd, tmp, mode & 07777) ? -errno : 0;
 	ident_restore(&saved);
 	if (r)
 		return r;
 	if ((mode & S_ISGID) && (r = set_dir_mode(dir, tmp, mode)))
 		goto err_rmdir;
-	if (fs->encrypted) {
-		fd = openat(dir->fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0) {
-			r = -errno;
-			goto err_rmdir;
-		}
-		r = dirid_create(fd, id);
-		close(fd);
-		if (r)
-			goto err_rmdir;
-	}
-	if (renameat2(dir->fd, tmp, dir->fd, b->name, RENAME_NOREPLACE)) {
-		r = -errno;
-		goto err_unlink;
-	}
-	return fs->encrypted ? fsync_dir(dir) : 0;
-err_unlink:
-	fd = openat(dir->fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		unlinkat(fd, NAMES_DIRID_FILE, 0);
-		close(fd);
-	}
+	if (fs->encrypted)
+		return dirid_publish(fs->dctx, dir->fd, tmp, b->name, &place,
+				     NULL);
+	r = durable_rename_noreplace(dir->fd, tmp, dir->fd, b->name);
+	if (!r)
+		return 0;
 err_rmdir:
 	unlinkat(dir->fd, tmp, AT_REMOVEDIR);
 	return r;
@@ -818,7 +851,7 @@ static void atr_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	int r = backing_name(fs, dir, name, &b);
 
 	if (!r && fs->encrypted) {
-		r = names_encrypt_target(fs->nctx, fixed_id, link, enc);
+		r = names_encrypt_target(fs->nctx, names_fixed_id, link, enc);
 		target = enc;
 	}
 	if (!r)
@@ -846,7 +879,7 @@ static void atr_readlink(fuse_req_t req, fuse_ino_t ino)
 	buf[n] = '\0';
 	if (!fs->encrypted)
 		return (void)fuse_reply_readlink(req, buf);
-	r = names_decrypt_target(fs->nctx, fixed_id, buf, plain);
+	r = names_decrypt_target(fs->nctx, names_fixed_id, buf, plain);
 	if (r) {
 		log_warn("symlink target of inode %llu does not decrypt",
 			 (unsigned long long)ino_of(req, ino)->ino);
@@ -906,6 +939,9 @@ static void atr_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			r = -errno;
 		} else {
 			r = check_empty(fd);
+			if (!r)
+				unlinkat(fd, NAMES_DIRID_FILE DURABLE_TMP_SUFFIX,
+					 0);
 			if (!r && unlinkat(fd, NAMES_DIRID_FILE, 0) &&
 			    errno != ENOENT)
 				r = -errno;
@@ -925,8 +961,8 @@ static void atr_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
  * aside first, into the target's parent under a hidden name @p saved: put
  * back if the rename fails (the kernel holds the target locked meanwhile,
  * so nothing was made in it), dropped once it succeeded. A crash in
- * between leaves an empty directory without an ID, which dir_id() gives a
- * new one, and a hidden leftover.
+ * between leaves an empty directory without an ID, which its next lookup
+ * gives a new one (recover_dir_id()), and a hidden leftover.
  */
 static int clear_target_dir(struct fs_inode *dir, const char *name,
 			    struct fs_inode *ndir, const char *newname,
@@ -981,26 +1017,112 @@ static void finish_target_dir(struct fs_inode *ndir, const char *newname,
 		close(fd);
 }
 
+/* A directory being renamed: its ID and both of its places. */
+struct moving_dir {
+	int fd; /* O_PATH of the directory, or -1 when not a directory */
+	uint8_t id[NAMES_DIRID_LEN];
+	uint8_t from_id[NAMES_DIRID_LEN], to_id[NAMES_DIRID_LEN];
+	struct dirid_place from, to;
+};
+
+/*
+ * Step 1 of renaming a directory: bind its ID file to the old and the new
+ * place at once (durably), so that wherever a crash leaves it, it is bound
+ * there. Not a directory: nothing to do (m->fd stays -1).
+ */
+static int rebind_begin(struct atr_fs *fs, struct fs_inode *from,
+			const struct bname *fb, struct fs_inode *to,
+			const struct bname *tb, struct moving_dir *m)
+{
+	char where[PATH_MAX];
+	struct stat st;
+	int r;
+
+	m->fd = -1;
+	if (fstatat(from->fd, fb->name, &st, AT_SYMLINK_NOFOLLOW))
+		return errno == ENOENT ? 0 : -errno; /* rename says ENOENT */
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	r = dir_id(from, m->from_id);
+	if (!r)
+		r = dir_id(to, m->to_id);
+	if (r)
+		return r;
+	m->from = (struct dirid_place){ m->from_id, fb->enc };
+	m->to = (struct dirid_place){ m->to_id, tb->enc };
+	m->fd = openat(from->fd, fb->name,
+		       O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (m->fd < 0)
+		return -errno;
+	r = dirid_read(fs->dctx, m->fd, &m->from, m->id);
+	if (r) {
+		log_warn("cannot rename directory %s: its ID file is not bound "
+			 "to it: EIO", backing_path(m->fd, where,
+						    sizeof(where)));
+		r = -EIO;
+	} else {
+		r = dirid_rebind(fs->dctx, m->fd, m->id, &m->from, &m->to);
+	}
+	if (r) {
+		close(m->fd);
+		m->fd = -1;
+	}
+	return r;
+}
+
+/* Step 3 (after the rename is durable): keep only the current place. */
+static void rebind_end(struct atr_fs *fs, struct moving_dir *m, bool moved)
+{
+	char where[PATH_MAX];
+
+	if (m->fd < 0)
+		return;
+	/* On failure the file keeps both bindings, still valid here. */
+	if (dirid_rebind(fs->dctx, m->fd, m->id, moved ? &m->to : &m->from,
+			 NULL))
+		log_warn("directory %s keeps its ID bound to two places",
+			 backing_path(m->fd, where, sizeof(where)));
+	close(m->fd);
+	m->fd = -1;
+}
+
 static void atr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       fuse_ino_t newparent, const char *newname,
 		       unsigned int flags)
 {
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent), *ndir = ino_of(req, newparent);
+	struct moving_dir ms = { .fd = -1 }, mt = { .fd = -1 };
 	struct bname b, nb;
 	char saved[64] = "";
-	bool made = false;
+	bool made = false, moved;
 	int r = backing_name(fs, dir, name, &b);
 
 	if (!r)
 		r = backing_name(fs, ndir, newname, &nb);
 	if (!r)
 		r = write_long_name(ndir, &nb, &made);
+	if (!r && fs->encrypted) {
+		r = rebind_begin(fs, dir, &b, ndir, &nb, &ms);
+		if (!r && (flags & RENAME_EXCHANGE))
+			r = rebind_begin(fs, ndir, &nb, dir, &b, &mt);
+	}
 	if (!r && fs->encrypted && !flags)
 		r = clear_target_dir(dir, b.name, ndir, nb.name, saved);
-	if (!r && renameat2(dir->fd, b.name, ndir->fd, nb.name, flags))
-		r = -errno;
-	finish_target_dir(ndir, nb.name, saved, !r);
+	if (!r && flags == RENAME_NOREPLACE) /* with its fallbacks */
+		r = durable_rename_noreplace(dir->fd, b.name, ndir->fd, nb.name);
+	else if (!r && renameat2(dir->fd, b.name, ndir->fd, nb.name, flags))
+		r = -errno; /* RENAME_EXCHANGE has no fallback: EINVAL */
+	moved = !r;
+	finish_target_dir(ndir, nb.name, saved, moved);
+	/* 2. The rename must be on disk before a binding is dropped. */
+	if (moved && (ms.fd >= 0 || mt.fd >= 0)) {
+		durable_fsync_dir(ndir->fd);
+		if (dir != ndir)
+			durable_fsync_dir(dir->fd);
+	}
+	rebind_end(fs, &ms, moved);
+	rebind_end(fs, &mt, moved);
 	if (r) {
 		if (made)
 			remove_long_name(ndir, &nb);
@@ -1204,7 +1326,17 @@ static void atr_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void atr_release(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
-	(void)ino;
+	struct fs_inode *inode = ino_of(req, ino);
+
+	/* A durability point: a written file is committed at its size, so a
+	 * cut or an extension from now on reads EIO. */
+	if (fs_of(req)->encrypted && inode->cf) {
+		pthread_rwlock_wrlock(&inode->lock);
+		if (content_commit(inode->cf, fh_of(fi)->fd))
+			log_warn("inode %llu: commit record not written at "
+				 "close", (unsigned long long)inode->ino);
+		pthread_rwlock_unlock(&inode->lock);
+	}
 	/* The kernel wrote back the file's dirty pages before releasing. */
 	if (fh_of(fi)->writer)
 		__atomic_sub_fetch(&fh_of(fi)->writer->open_writers, 1,
@@ -1217,10 +1349,18 @@ static void atr_release(fuse_req_t req, fuse_ino_t ino,
 static void atr_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		      struct fuse_file_info *fi)
 {
-	int fd = fh_of(fi)->fd;
+	struct fs_inode *inode = ino_of(req, ino);
+	int fd = fh_of(fi)->fd, r = 0;
 
-	(void)ino;
-	/* The header and every block live in the one backing file. */
+	/* The commit record (size, clean) goes down with the blocks: the
+	 * header, journal and every block live in the one backing file. */
+	if (fs_of(req)->encrypted && inode->cf) {
+		pthread_rwlock_wrlock(&inode->lock);
+		r = content_commit(inode->cf, fd);
+		pthread_rwlock_unlock(&inode->lock);
+		if (r)
+			return (void)fuse_reply_err(req, -r);
+	}
 	if (datasync ? fdatasync(fd) : fsync(fd))
 		return (void)fuse_reply_err(req, errno);
 	fuse_reply_err(req, 0);
@@ -1294,10 +1434,17 @@ static void atr_opendir(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
 	struct atr_dir *d = calloc(1, sizeof(*d));
+	uint8_t id[NAMES_DIRID_LEN];
 	int fd, r;
 
 	if (!d)
 		return (void)fuse_reply_err(req, ENOMEM);
+	/* Its names cannot be read without an ID bound to this directory:
+	 * say so instead of listing it as empty. */
+	if (fs_of(req)->encrypted && dir_id(ino_of(req, ino), id)) {
+		free(d);
+		return (void)fuse_reply_err(req, EIO);
+	}
 	fd = openat(ino_of(req, ino)->fd, ".", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || !(d->dp = fdopendir(fd))) {
 		r = errno;
@@ -1417,13 +1564,60 @@ static int xattr_backing_name(struct atr_fs *fs, const char *name, char *out,
 	}
 	if (strncmp(name, "user.", 5))
 		return -EOPNOTSUPP;
-	r = names_encrypt(fs->nctx, fixed_id, name + 5, enc);
+	r = names_encrypt(fs->nctx, names_fixed_id, name + 5, enc);
 	if (r)
 		return r == -ENAMETOOLONG ? -ERANGE : r;
 	if (strlen(XATTR_PREFIX) + strlen(enc) >= cap ||
 	    strlen(XATTR_PREFIX) + strlen(enc) > XATTR_NAME_MAX)
 		return -ERANGE;
 	snprintf(out, cap, "%s%s", XATTR_PREFIX, enc);
+	return 0;
+}
+
+/*
+ * What an xattr value is bound to: the stored name and its owner's ID (a
+ * regular file's stable file ID, a directory's ID), so that a value copied
+ * to another name or another file or directory reads EIO.
+ */
+static int xattr_aad(struct atr_fs *fs, struct fs_inode *inode,
+		     const char *bname, uint8_t **aad, size_t *len)
+{
+	size_t n = strlen(bname);
+	uint8_t id[CONTENT_FILE_ID_LEN];
+	char path[PROC_FD_LEN];
+	struct stat st;
+	int fd, r;
+
+	_Static_assert(CONTENT_FILE_ID_LEN == NAMES_DIRID_LEN, "ID lengths");
+	if (fstat(inode->fd, &st))
+		return -errno;
+	if (S_ISDIR(st.st_mode)) {
+		r = dir_id(inode, id);
+	} else if (S_ISREG(st.st_mode)) {
+		proc_path(inode->fd, path);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		r = content_of(fs, inode, fd);
+		if (!r) {
+			pthread_rwlock_wrlock(&inode->lock);
+			r = content_file_id(inode->cf, fd, id);
+			pthread_rwlock_unlock(&inode->lock);
+		}
+		close(fd);
+	} else {
+		return -EOPNOTSUPP;
+	}
+	if (r)
+		return r;
+	*aad = malloc(n + sizeof(id));
+	if (!*aad)
+		return -ENOMEM;
+	memcpy(*aad, bname, n);
+	memcpy(*aad + n, id, sizeof(id));
+	*len = n + sizeof(id);
 	return 0;
 }
 
@@ -1440,11 +1634,20 @@ static void atr_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (r)
 		return (void)fuse_reply_err(req, -r);
 	if (fs->encrypted) {
+		uint8_t *aad = NULL;
+		size_t aad_len = 0;
+
+		r = xattr_aad(fs, ino_of(req, ino), bname, &aad, &aad_len);
+		if (r)
+			return (void)fuse_reply_err(req, -r);
 		sealed = malloc(size + CONTENT_OVERHEAD);
-		if (!sealed)
+		if (!sealed) {
+			free(aad);
 			return (void)fuse_reply_err(req, ENOMEM);
-		r = content_blob_seal(fs->cctx, bname, strlen(bname), value,
-				      size, sealed);
+		}
+		r = content_blob_seal(fs->cctx, aad, aad_len, value, size,
+				      sealed);
+		free(aad);
 		v = sealed;
 		len = size + CONTENT_OVERHEAD;
 	}
@@ -1483,13 +1686,24 @@ static void atr_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			r = -EIO;
 			goto out;
 		}
+		uint8_t *aad = NULL;
+		size_t aad_len = 0;
+
 		plain = malloc((size_t)n - CONTENT_OVERHEAD + 1);
 		if (!plain) {
 			r = -ENOMEM;
 			goto out;
 		}
-		r = content_blob_open(fs->cctx, bname, strlen(bname), buf,
-				      (size_t)n, plain);
+		r = xattr_aad(fs, ino_of(req, ino), bname, &aad, &aad_len);
+		if (!r)
+			r = content_blob_open(fs->cctx, aad, aad_len, buf,
+					      (size_t)n, plain);
+		free(aad);
+		if (r == -EIO)
+			log_warn("extended attribute of inode %llu failed "
+				 "authentication (moved from another file?): "
+				 "returning EIO",
+				 (unsigned long long)ino_of(req, ino)->ino);
 		if (r)
 			goto out;
 		n -= CONTENT_OVERHEAD;
@@ -1542,7 +1756,7 @@ static void atr_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 			continue;
 		}
 		if (strncmp(p, XATTR_PREFIX, strlen(XATTR_PREFIX)) ||
-		    names_decrypt(fs->nctx, fixed_id, p + strlen(XATTR_PREFIX),
+		    names_decrypt(fs->nctx, names_fixed_id, p + strlen(XATTR_PREFIX),
 				  plain))
 			continue;
 		/* "user." + name is never longer than the encrypted form. */

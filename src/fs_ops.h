@@ -15,6 +15,7 @@
 #include "rootattr.h"
 
 struct content_ctx;
+struct dirid_ctx;
 struct names_ctx;
 struct fs_table;
 
@@ -22,6 +23,7 @@ struct atr_fs {
 	bool encrypted;
 	struct content_ctx *cctx; /* encrypted volumes only */
 	struct names_ctx *nctx;   /* encrypted volumes only */
+	struct dirid_ctx *dctx;   /* encrypted volumes only */
 	struct fs_table *table;
 	double timeout; /* entry and attribute cache, seconds */
 	bool debug;

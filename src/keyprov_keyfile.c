@@ -19,56 +19,40 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "durable.h"
 #include "log.h"
 #include "secmem.h"
 
 #define WRAPPED_LEN (KEYPROV_KEY_LEN + CRYPTO_WRAP_OVERHEAD)
 
-static int fsync_parent(const char *path)
-{
-	char buf[PATH_MAX];
-	int fd, r = 0;
-
-	if (strlen(path) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	strcpy(buf, path);
-	fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-/* A new keyfile: exclusive create, so an existing file is never replaced. */
+/* A new keyfile, written durably; an existing file is never replaced. */
 static int create_keyfile(const char *path, uint8_t *fkey)
 {
-	int fd, r;
+	char dir[PATH_MAX], base[PATH_MAX];
+	int dfd, r;
 
+	if (strlen(path) >= sizeof(dir))
+		return -ENAMETOOLONG;
 	r = crypto_random_priv(fkey, KEYPROV_KEY_LEN);
 	if (r)
 		return r;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  0400);
-	if (fd < 0) {
+	strcpy(dir, path);
+	strcpy(base, path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
 		r = -errno;
+	} else {
+		r = durable_write_file(dfd, basename(base), fkey,
+				       KEYPROV_KEY_LEN, 0400, false);
+		close(dfd);
+	}
+	if (r) {
 		log_err("cannot create keyfile %s: %s", LOG_ESC(path), strerror(-r));
 		return r;
 	}
-	if (write(fd, fkey, KEYPROV_KEY_LEN) != KEYPROV_KEY_LEN || fsync(fd)) {
-		r = errno ? -errno : -EIO;
-		close(fd);
-		unlink(path);
-		log_err("cannot write keyfile %s: %s", LOG_ESC(path), strerror(-r));
-		return r;
-	}
-	close(fd);
-	r = fsync_parent(path);
-	if (!r)
-		log_info("created keyfile %s (mode 0400): keep it safe, the "
-			 "volume cannot be opened without it", LOG_ESC(path));
-	return r;
+	log_info("created keyfile %s (mode 0400): keep it safe, the volume "
+		 "cannot be opened without it", LOG_ESC(path));
+	return 0;
 }
 
 /* Read an existing keyfile after the checks a root-only secret deserves. */

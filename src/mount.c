@@ -189,7 +189,7 @@ int cmd_mount(int argc, char **argv)
 	char vol[PATH_MAX], ksname[32];
 	enum volume_verdict v;
 	struct stat st;
-	int root_fd = -1, rc = EXIT_SYSTEM, r;
+	int root_fd = -1, lock_fd = -1, rc = EXIT_SYSTEM, r;
 
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) == -1) {
 		rc = EXIT_USAGE;
@@ -261,6 +261,23 @@ int cmd_mount(int argc, char **argv)
 		rc = EXIT_REFUSED;
 		goto out;
 	}
+	/* One process at a time writes a volume: this daemon or fsck. The
+	 * lock lives as long as the daemon (fuse_daemonize keeps the fd). */
+	lock_fd = volume_lock(vol, VOLUME_LOCK_WAIT_MS);
+	if (lock_fd < 0) {
+		if (lock_fd == -EWOULDBLOCK) {
+			fprintf(stderr, "atrestfs: refused: %s is in use by "
+					"another atrestfs process (mounted, or "
+					"being checked by atrestfs fsck)\n",
+				vol);
+			audit(cfg, vol, "refused: volume in use");
+			rc = EXIT_REFUSED;
+		} else {
+			fprintf(stderr, "atrestfs: %s: %s\n", vol,
+				strerror(-lock_fd));
+		}
+		goto out;
+	}
 	/* 3. What the node pins for this volume: nothing the volume says is
 	 * acted on before it agrees with them. */
 	if (pin_resolve(vol, &o.pin, &pins)) {
@@ -315,8 +332,9 @@ int cmd_mount(int argc, char **argv)
 			goto out;
 		}
 		fs.encrypted = true;
-		if (content_ctx_new(keys->content, &fs.cctx) ||
-		    names_ctx_new(keys->names, &fs.nctx))
+		if (content_ctx_new(keys->content, keys->xattr, &fs.cctx) ||
+		    names_ctx_new(keys->names, &fs.nctx) ||
+		    dirid_ctx_new(keys->names, &fs.dctx))
 			goto out;
 	}
 	if (fs_table_new(root_fd, &fs.table))
@@ -338,13 +356,20 @@ int cmd_mount(int argc, char **argv)
 		goto out;
 	}
 	if (fs.encrypted) {
-		uint8_t id[NAMES_DIRID_LEN];
-		if (dirid_read(fs_table_root(fs.table)->fd, id)) {
+		struct fs_inode *root = fs_table_root(fs.table);
+		const struct dirid_place top = { NULL, NULL };
+
+		r = dirid_read(fs.dctx, root->fd, &top, root->dirid);
+		if (r) {
 			fprintf(stderr, "atrestfs: refused: %s has no readable "
-					"root directory ID\n", vol);
+					"root directory ID (%s)%s\n", vol,
+				r == -EBADMSG ? "bound to another directory"
+					      : strerror(-r),
+				" (atrestfs fsck checks the volume)");
 			rc = EXIT_CONFIG;
 			goto out;
 		}
+		root->has_dirid = true; /* before any request: no lock yet */
 	}
 
 	/* 5. The kernel mount, then the background. */
@@ -377,6 +402,9 @@ int cmd_mount(int argc, char **argv)
 	rc = fuse_session_loop_mt(se, &lcfg) ? EXIT_SYSTEM : 0;
 out_unmount:
 	fuse_session_unmount(se);
+	/* Unmounted: a new mount or fsck may start while we clean up. */
+	close(lock_fd);
+	lock_fd = -1;
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
@@ -386,11 +414,14 @@ out:
 	fs_table_free(fs.table);
 	content_ctx_free(fs.cctx);
 	names_ctx_free(fs.nctx);
+	dirid_ctx_free(fs.dctx);
 	volume_keys_free(keys);
 	volume_config_free(cfg);
 	pin_free(pins);
 	if (root_fd >= 0)
 		close(root_fd);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	fuse_opt_free_args(&args);
 	free(o.encryption);
 	free(o.key_source);

@@ -32,6 +32,11 @@
 static const char dom_name[] = "atrestfs name";
 static const char dom_target[] = "atrestfs symlink";
 
+const uint8_t names_fixed_id[NAMES_DIRID_LEN] = {
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+};
+
 static const char b64url_chars[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

@@ -29,6 +29,13 @@
 
 struct names_ctx;
 
+/**
+ * The fixed "directory" ID (sixteen 0xff bytes) under which xattr names
+ * and symlink targets are encrypted: they must survive renames into other
+ * directories.
+ */
+extern const uint8_t names_fixed_id[NAMES_DIRID_LEN];
+
 /** Names context from the 64-byte SIV subkey (copied into locked memory). */
 int names_ctx_new(const uint8_t key[64], struct names_ctx **out);
 void names_ctx_free(struct names_ctx *ctx);

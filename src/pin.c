@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "durable.h"
 #include "keyprov.h"
 #include "log.h"
 
@@ -384,7 +385,7 @@ static int open_record_dir(const char *dir)
 	if (mkdir(dir, 0700) == 0) {
 		int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (pfd >= 0) {
-			fsync(pfd);
+			durable_fsync_dir(pfd);
 			close(pfd);
 		}
 	} else if (errno != EEXIST) {

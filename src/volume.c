@@ -16,12 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bkfile.h"
 #include "crypto.h"
+#include "durable.h"
 #include "keyprov.h"
 #include "log.h"
 #include "secmem.h"
@@ -213,6 +215,14 @@ static int parse_root(json_t *root, struct volume_config *cfg)
 		return bad("field \"format\" is missing");
 	if (!json_is_integer(v))
 		return bad("field \"format\" must be an integer");
+	if (json_integer_value(v) == VOLUME_FORMAT_OLD) {
+		log_err("volume config format %d is an older on-disk format that "
+			"this version does not read: mount the volume with the "
+			"atrestfs release that created it and copy its data into "
+			"a new volume with atrestfs-rotate (see atrestfs-rotate(8))",
+			VOLUME_FORMAT_OLD);
+		return -EINVAL;
+	}
 	if (json_integer_value(v) != VOLUME_FORMAT) {
 		log_err("volume config format %lld is not supported (this "
 			"version reads format %d); refusing it",
@@ -449,43 +459,17 @@ int volume_config_load(const char *voldir, struct volume_config **out)
 int volume_write_atomic(int dfd, const char *name, const char *text,
 			mode_t mode, bool replace)
 {
-	char tmp[NAME_MAX + 1];
-	size_t len = strlen(text), done = 0;
-	int fd, r = 0;
+	size_t len = strlen(text);
+	char *line = malloc(len + 1);
+	int r;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	if (!replace && faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return -EEXIST;
-	/* A temp file left by a crash before the rename is never in use. */
-	unlinkat(dfd, tmp, 0);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    mode);
-	if (fd < 0)
-		return -errno;
-	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out_unlink;
-		}
-		done += (size_t)n;
-	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd)) {
-		r = -errno;
-		goto out_unlink;
-	}
-	if (renameat2(dfd, tmp, dfd, name, replace ? 0 : RENAME_NOREPLACE)) {
-		r = -errno;
-		goto out_unlink;
-	}
-	close(fd);
-	return fsync(dfd) ? -errno : 0;
-out_unlink:
-	close(fd);
-	unlinkat(dfd, tmp, 0);
+	/* The format files end with a newline; one writer for all of them. */
+	if (!line)
+		return -ENOMEM;
+	memcpy(line, text, len);
+	line[len] = '\n';
+	r = durable_write_file(dfd, name, line, len + 1, mode, replace);
+	free(line);
 	return r;
 }
 
@@ -508,6 +492,24 @@ int volume_config_store(const char *voldir, const struct volume_config *cfg)
 	return r;
 }
 
+int volume_lock(const char *voldir, int wait_ms)
+{
+	int fd = open(voldir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	for (int waited = 0;; waited += 50) {
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			return fd;
+		if (errno != EWOULDBLOCK || waited >= wait_ms)
+			break;
+		usleep(50 * 1000);
+	}
+	r = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+	close(fd);
+	return r;
+}
+
 int volume_derive_keys(const uint8_t vkey[32], const uint8_t uuid[16],
 		       struct volume_keys **out)
 {
@@ -515,6 +517,7 @@ int volume_derive_keys(const uint8_t vkey[32], const uint8_t uuid[16],
 	static const char info_names[] = "atrestfs names";
 	static const char info_mac[] = "atrestfs config mac";
 	static const char info_root[] = "atrestfs root attributes mac";
+	static const char info_xattr[] = "atrestfs xattr";
 	struct volume_keys *k = secmem_alloc(sizeof(*k));
 	int r;
 
@@ -534,6 +537,9 @@ int volume_derive_keys(const uint8_t vkey[32], const uint8_t uuid[16],
 		r = crypto_hkdf(vkey, 32, uuid, 16, (const uint8_t *)info_root,
 				strlen(info_root), k->root_mac,
 				sizeof(k->root_mac));
+	if (!r)
+		r = crypto_hkdf(vkey, 32, uuid, 16, (const uint8_t *)info_xattr,
+				strlen(info_xattr), k->xattr, sizeof(k->xattr));
 	if (r) {
 		secmem_free(k);
 		return r;

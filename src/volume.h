@@ -24,7 +24,9 @@
 #include <jansson.h>
 
 #define VOLUME_CONFIG_NAME "atrestfs.conf"
-#define VOLUME_FORMAT 1
+#define VOLUME_FORMAT 2
+/* The last format this version refuses with a hint to copy the data over. */
+#define VOLUME_FORMAT_OLD 1
 #define VOLUME_CIPHER "AES-256-GCM"
 #define VOLUME_NAME_SCHEME "AES-256-SIV"
 #define VOLUME_BLOCK_SIZE 4096
@@ -48,6 +50,7 @@ struct volume_keys {
 	uint8_t names[64];
 	uint8_t config_mac[32];
 	uint8_t root_mac[32]; /* the mount root's attribute record (rootattr.h) */
+	uint8_t xattr[32]; /* extended attribute values */
 };
 
 /** A new config with a random UUID and the current time. */
@@ -79,6 +82,20 @@ int volume_config_load(const char *voldir, struct volume_config **out);
  * (-EEXIST).
  */
 int volume_config_store(const char *voldir, const struct volume_config *cfg);
+
+/* How long a mount or fsck waits for a daemon that is just unmounting. */
+#define VOLUME_LOCK_WAIT_MS 5000
+
+/**
+ * Take the volume's exclusive lock (flock on the volume directory), held
+ * while the returned fd is open: the daemon holds it while mounted, fsck
+ * while it checks, so neither writes a volume the other is using. Waits up
+ * to @p wait_ms for a holder to let go (a daemon exits a moment after its
+ * unmount returns).
+ * @return an fd, -EWOULDBLOCK when another process still holds it, or
+ * another negative errno.
+ */
+int volume_lock(const char *voldir, int wait_ms);
 
 /**
  * Derive the subkeys from the 32-byte volume key with HKDF-SHA256, salt =

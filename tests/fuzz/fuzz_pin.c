@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char conf[] =
-		"{\"format\":1,\"uuid\":\"6f1c2a4e-0b7d-4c59-9a3e-2d1f8b7c6e5a\","
+		"{\"format\":2,\"uuid\":\"6f1c2a4e-0b7d-4c59-9a3e-2d1f8b7c6e5a\","
 		"\"created\":\"2026-11-30T00:00:00Z\",\"encryption\":true,"
 		"\"cipher\":\"AES-256-GCM\",\"block_size\":4096,"
 		"\"names\":\"AES-256-SIV\",\"key_source\":{\"type\":\"keyfile\","

@@ -16,7 +16,10 @@ for i in range(100000):
         break
 PY
 loadpid=$!
-sleep 1.5
+# Kill under load: once the writer has started (a busy machine may take
+# longer than a fixed sleep), plus a moment of writing.
+for _ in $(seq 100); do compgen -G "$MNT/load*" >/dev/null && break; sleep 0.1; done
+sleep 1
 # The daemon's PID: the process that holds /dev/fuse for this mount.
 # (Another daemon of the same binary may be listed last: no match for it
 # must not end the test under set -e.)

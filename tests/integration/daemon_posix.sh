@@ -142,7 +142,7 @@ PY
 		echo user >"$MNT/atrestfs.conf" && echo user >"$MNT/.atrestfs.dirid"
 		[ "$(cat "$MNT/atrestfs.conf")" = user ] || fail "user file named atrestfs.conf"
 		[ "$(sha256sum "$VOL/atrestfs.conf")" = "$conf_sum" ] || fail "user file reached the volume config"
-		[ "$(stat -c %s "$VOL/.atrestfs.dirid")" = 16 ] || fail "user file reached the directory ID"
+		[ "$(stat -c %s "$VOL/.atrestfs.dirid")" = 48 ] || fail "user file reached the directory ID"
 		rm "$MNT/atrestfs.conf" "$MNT/.atrestfs.dirid"
 	fi
 	remount "$kind"

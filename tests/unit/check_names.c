@@ -4,7 +4,7 @@
  * with an independent AES-SIV implementation from the format description),
  * round trips for every length 1..255, directory binding, refusal of
  * invalid and hostile names, long names, the bookkeeping table, symlink
- * targets, and directory ID files including planted and malformed ones.
+ * targets (directory ID files: check_dirid.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +16,6 @@
 
 #include "testutil.h"
 #include "crypto.h"
-#include "dirid.h"
 #include "log.h"
 #include "names.h"
 
@@ -408,127 +407,6 @@ START_TEST(symlink_targets)
 }
 END_TEST
 
-/* ---- directory IDs ---- */
-
-static char tdir[64];
-static int tdfd = -1;
-
-static void dir_setup(void)
-{
-	log_set_level(LOG_LVL_NONE);
-	strcpy(tdir, "/tmp/check_names.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tdir));
-	tdfd = open(tdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ck_assert_int_ge(tdfd, 0);
-}
-
-static void dir_teardown(void)
-{
-	char cmd[128];
-
-	close(tdfd);
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", tdir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static void put(const char *name, const void *data, size_t n)
-{
-	int fd = openat(tdfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
-	close(fd);
-}
-
-static int entries(void)
-{
-	int n = 0, fd = dup(tdfd);
-	DIR *d = fdopendir(fd);
-	struct dirent *e;
-
-	ck_assert_ptr_nonnull(d);
-	rewinddir(d);
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-	closedir(d);
-	return n;
-}
-
-START_TEST(dirid_create_and_read)
-{
-	uint8_t id[16], id2[16], zero[16] = { 0 };
-	struct stat st;
-	mode_t old = umask(077);
-
-	ck_assert_int_eq(dirid_read(tdfd, id), -ENOENT);
-	memset(id, 0, sizeof(id));
-	ck_assert_int_eq(dirid_create(tdfd, id), 0);
-	umask(old);
-	ck_assert(memcmp(id, zero, 16)); /* random, not left empty */
-	ck_assert_int_eq(fstatat(tdfd, NAMES_DIRID_FILE, &st, AT_SYMLINK_NOFOLLOW), 0);
-	ck_assert(S_ISREG(st.st_mode));
-	ck_assert_int_eq(st.st_size, 16);
-	ck_assert_int_eq(st.st_mode & 07777, 0444); /* whatever the umask */
-	ck_assert_int_eq(entries(), 1);             /* no temp file left */
-	ck_assert_int_eq(dirid_read(tdfd, id2), 0);
-	ck_assert(!memcmp(id, id2, 16));
-	/* An existing ID is never replaced, and the output is untouched. */
-	memset(id2, 0xee, sizeof(id2));
-	ck_assert_int_eq(dirid_create(tdfd, id2), -EEXIST);
-	ck_assert_int_eq(id2[0], 0xee);
-	ck_assert_int_eq(dirid_read(tdfd, id2), 0);
-	ck_assert(!memcmp(id, id2, 16));
-	ck_assert_int_eq(entries(), 1);
-}
-END_TEST
-
-START_TEST(dirid_unique_and_crash_leftover)
-{
-	uint8_t id[16], id2[16];
-
-	/* A temp file left by a crash does not block creation. */
-	put(NAMES_DIRID_FILE ".tmp", "junk", 4);
-	ck_assert_int_eq(dirid_create(tdfd, id), 0);
-	ck_assert_int_eq(entries(), 1);
-	ck_assert_int_eq(unlinkat(tdfd, NAMES_DIRID_FILE, 0), 0);
-	ck_assert_int_eq(dirid_create(tdfd, id2), 0);
-	ck_assert(memcmp(id, id2, 16)); /* a fresh ID each time */
-}
-END_TEST
-
-START_TEST(dirid_malformed_files)
-{
-	static const size_t sizes[] = { 0, 1, 15, 17, 32, 4096 };
-	uint8_t buf[4096] = { 0 }, id[16], before[16];
-
-	memset(before, 0x5a, sizeof(before));
-	for (size_t i = 0; i < N(sizes); i++) {
-		put(NAMES_DIRID_FILE, buf, sizes[i]);
-		memcpy(id, before, 16);
-		ck_assert_msg(dirid_read(tdfd, id) == -EIO, "%zu-byte file accepted", sizes[i]);
-		ck_assert(!memcmp(id, before, 16));
-		/* ...and dirid_create still refuses to replace it. */
-		ck_assert_int_eq(dirid_create(tdfd, id), -EEXIST);
-	}
-	put(NAMES_DIRID_FILE, buf, 16);
-	ck_assert_int_eq(dirid_read(tdfd, id), 0);
-	ck_assert_int_eq(unlinkat(tdfd, NAMES_DIRID_FILE, 0), 0);
-
-	/* Planted non-files under the name: directory, symlink, FIFO. */
-	ck_assert_int_eq(mkdirat(tdfd, NAMES_DIRID_FILE, 0700), 0);
-	ck_assert_int_eq(dirid_read(tdfd, id), -EIO);
-	ck_assert_int_eq(unlinkat(tdfd, NAMES_DIRID_FILE, AT_REMOVEDIR), 0);
-	put("real", buf, 16);
-	ck_assert_int_eq(symlinkat("real", tdfd, NAMES_DIRID_FILE), 0);
-	ck_assert_int_eq(dirid_read(tdfd, id), -EIO);
-	ck_assert_int_eq(dirid_create(tdfd, id), -EEXIST); /* dangling or not */
-	ck_assert_int_eq(unlinkat(tdfd, NAMES_DIRID_FILE, 0), 0);
-	ck_assert_int_eq(mkfifoat(tdfd, NAMES_DIRID_FILE, 0600), 0);
-	ck_assert_int_eq(dirid_read(tdfd, id), -EIO); /* and does not hang */
-	ck_assert_int_eq(unlinkat(tdfd, NAMES_DIRID_FILE, 0), 0);
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = suite_create("names");
@@ -552,8 +430,5 @@ int main(void)
 	T(bookkeeping_names, setup, teardown);
 	T(hostile_encoded_names, setup, teardown);
 	T(symlink_targets, setup, teardown);
-	T(dirid_create_and_read, dir_setup, dir_teardown);
-	T(dirid_unique_and_crash_leftover, dir_setup, dir_teardown);
-	T(dirid_malformed_files, dir_setup, dir_teardown);
 	return run_suite(s);
 }
