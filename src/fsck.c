@@ -47,6 +47,7 @@
 #include "longname.h"
 #include "names.h"
 #include "pin.h"
+#include "rootattr.h"
 #include "secmem.h"
 #include "unlock.h"
 #include "volume.h"
@@ -661,8 +662,9 @@ static void check_name(struct fsck *f, int root_fd, int dfd,
 	if (fstatat(dfd, e, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT)
 		return;
 	if (!strcmp(e, NAMES_DIRID_FILE) ||
-	    (root && !strcmp(e, VOLUME_CONFIG_NAME)))
-		return;
+	    (root && (!strcmp(e, VOLUME_CONFIG_NAME) ||
+		      !strcmp(e, ROOTATTR_NAME))))
+		return; /* checked on their own */
 	if (names_is_long_entry(e)) {
 		r = longname_read(dfd, e, enc);
 		if (r) {
@@ -787,6 +789,21 @@ static int mounted_at(const char *vol, char *mnt, size_t n)
 }
 
 /* Config, refusal rules, pins, key, MAC, contexts: the mount's own steps. */
+/* The mount root's owner and mode (rootattr.c), under their own MAC. */
+static void check_root_record(struct fsck *f, const uint8_t *key)
+{
+	struct rootattr a;
+	int dfd = open(f->vol, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0 || rootattr_load(dfd, key, &a))
+		problem(f, "root-attributes", ROOTATTR_NAME, NULL,
+			"the mount root's attribute record is missing, "
+			"malformed or not authentic: the volume will not "
+			"mount (recreate it with atrestfs-rotate)");
+	if (dfd >= 0)
+		close(dfd);
+}
+
 static int unlock(struct fsck *f, struct volume_config **cfg)
 {
 	struct volume_expect exp = { .encryption = true,
@@ -841,6 +858,7 @@ static int unlock(struct fsck *f, struct volume_config **cfg)
 				    : strerror(-r));
 		return FSCK_EXIT_ERROR;
 	}
+	check_root_record(f, keys->root_mac);
 	r = content_ctx_new(keys->content, keys->xattr, &f->cctx);
 	if (!r)
 		r = names_ctx_new(keys->names, &f->nctx);

@@ -95,6 +95,10 @@ restore
 edit_config "$VOL" 'c["created"]="2020-01-01T00:00:00Z"'
 expect_fsck 4 "^config: $VOL/atrestfs.conf .*config MAC does not match"
 restore
+# 9b. The mount root's attribute record changed: its own MAC fails.
+python3 -c "import os,sys; fd=os.open(sys.argv[1],os.O_RDWR); b=bytearray(os.pread(fd,1,0)); b[0]^=1; os.pwrite(fd,bytes(b),0)" "$VOL/atrestfs.root"
+expect_fsck 4 "^root-attributes: $VOL/atrestfs.root .*not authentic"
+restore
 
 # 10. --json: one document, each problem with kind, backing, path, message.
 F=$(bk "$i_flip")
