@@ -538,10 +538,54 @@ int content_truncate(struct content_file *f, int fd, off_t size)
 	return 0;
 }
 
+/*
+ * Whether plaintext block @p b of a file is a hole: its stored bytes are
+ * past the end, in a backing hole, or all zero (a backing block shared
+ * with a written neighbour). 1 hole, 0 data, or a negative errno.
+ */
+static int block_is_hole(const struct content_file *f, int fd, uint64_t b)
+{
+	uint8_t buf[CONTENT_CBLOCK];
+	off_t s = block_off(b), e = block_off(b + 1), next;
+	ssize_t n;
+
+	if (e > f->csize)
+		e = f->csize;
+	if (s >= e)
+		return 1;
+	next = lseek(fd, s, SEEK_DATA);
+	if (next < 0)
+		return errno == ENXIO ? 1 : -errno;
+	if (next >= e)
+		return 1;
+	n = pread(fd, buf, (size_t)(e - s), s);
+	if (n < 0)
+		return -errno;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i])
+			return 0;
+	return 1;
+}
+
+/* The plaintext block holding backing offset @p c (the header: block 0). */
+static uint64_t block_at(off_t c)
+{
+	return c < CONTENT_HEADER_LEN
+		       ? 0
+		       : (uint64_t)(c - CONTENT_HEADER_LEN) / CONTENT_CBLOCK;
+}
+
+/*
+ * Block by block, as ext4 answers at its own block size: the backing
+ * file's holes are only a guide, since a ciphertext block (4096 + 32
+ * bytes) straddles backing blocks; a block is only looked at (one pread)
+ * where a backing data region starts or ends inside it.
+ */
 off_t content_seek(struct content_file *f, int fd, off_t off, int whence)
 {
-	off_t psize = content_plain_size(f->csize), r;
+	off_t psize = content_plain_size(f->csize), r, pos;
 	uint64_t b;
+	int h;
 
 	if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		return -EINVAL;
@@ -552,37 +596,35 @@ off_t content_seek(struct content_file *f, int fd, off_t off, int whence)
 	if (off >= psize)
 		return -ENXIO;
 	b = (uint64_t)off / CONTENT_BLOCK;
-	if (whence == SEEK_DATA) {
-		r = lseek(fd, block_off(b), SEEK_DATA);
-		if (r < 0)
-			return errno == ENXIO ? -ENXIO : -errno;
-		if (r < CONTENT_HEADER_LEN)
-			return off;
-		b = (uint64_t)(r - CONTENT_HEADER_LEN) / CONTENT_CBLOCK;
-		r = (off_t)b * CONTENT_BLOCK;
-		return r > off ? (r < psize ? r : -ENXIO) : off;
-	}
-	/* SEEK_HOLE: the first block at or after off whose bytes are all in
-	 * a backing hole; the end of the file counts as a hole. */
 	for (;;) {
-		off_t next;
-
-		if ((off_t)b * CONTENT_BLOCK >= psize)
-			return psize;
-		next = lseek(fd, block_off(b), SEEK_DATA);
-		if (next < 0 || next >= block_off(b + 1) ||
-		    next >= f->csize) {
-			r = (off_t)b * CONTENT_BLOCK;
-			return r > off ? r : off;
+		pos = (off_t)b * CONTENT_BLOCK;
+		if (pos >= psize)
+			return whence == SEEK_DATA ? -ENXIO : psize;
+		if (whence == SEEK_DATA) {
+			/* Jump over whole backing holes first. */
+			r = lseek(fd, block_off(b), SEEK_DATA);
+			if (r < 0)
+				return errno == ENXIO ? -ENXIO : -errno;
+			if (block_at(r) > b) {
+				b = block_at(r);
+				continue;
+			}
 		}
-		/* Data inside block b: continue at the next hole after it. */
-		r = lseek(fd, next, SEEK_HOLE);
+		h = block_is_hole(f, fd, b);
+		if (h < 0)
+			return h;
+		if ((whence == SEEK_DATA) != (bool)h)
+			return pos > off ? pos : off;
+		if (whence == SEEK_DATA) {
+			b++;
+			continue;
+		}
+		/* Data: every block wholly before the next backing hole is
+		 * data too (a written block is never all zero). */
+		r = lseek(fd, block_off(b), SEEK_HOLE);
 		if (r < 0)
 			return -errno;
-		if (r >= f->csize)
-			return psize;
-		b = (uint64_t)(r - CONTENT_HEADER_LEN + CONTENT_CBLOCK - 1) /
-		    CONTENT_CBLOCK;
+		b = block_at(r) > b ? block_at(r) : b + 1;
 	}
 }
 

@@ -31,8 +31,10 @@
 #include "content.h"
 #include "dirid.h"
 #include "fs_inode.h"
+#include "ident.h"
 #include "log.h"
 #include "names.h"
+#include "secmem.h"
 #include "tlsbuf.h"
 #include "volume.h"
 
@@ -91,6 +93,54 @@ static bool is_dot(const char *n)
 
 /* ---- directory IDs and names ---- */
 
+/* Only the ID file may remain for an encrypted directory to be empty. */
+static int check_empty(int dfd)
+{
+	int fd = dup(dfd);
+	struct dirent *d;
+	DIR *dp;
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	dp = fdopendir(fd);
+	if (!dp) {
+		close(fd);
+		return -errno;
+	}
+	while ((d = readdir(dp))) {
+		if (is_dot(d->d_name) || !strcmp(d->d_name, NAMES_DIRID_FILE))
+			continue;
+		r = -ENOTEMPTY;
+		break;
+	}
+	closedir(dp);
+	return r;
+}
+
+/*
+ * An empty directory without its ID file is what a crash between removing
+ * the ID file and the rmdir or rename that needed it removed leaves: no
+ * name was ever encrypted under a missing ID, so a new one loses nothing.
+ */
+static int dirid_recover(struct fs_inode *dir, uint8_t id[NAMES_DIRID_LEN])
+{
+	int fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = check_empty(fd);
+	if (!r) {
+		r = dirid_create(fd, id);
+		if (!r)
+			log_warn("an empty directory had lost its ID file (an "
+				 "interrupted rename or rmdir): given a new one");
+	}
+	close(fd);
+	return r ? -ENOENT : 0;
+}
+
 static int dir_id(struct fs_inode *dir, uint8_t id[NAMES_DIRID_LEN])
 {
 	int r = 0;
@@ -105,6 +155,8 @@ static int dir_id(struct fs_inode *dir, uint8_t id[NAMES_DIRID_LEN])
 	pthread_rwlock_wrlock(&dir->lock);
 	if (!dir->has_dirid) {
 		r = dirid_read(dir->fd, dir->dirid);
+		if (r == -ENOENT)
+			r = dirid_recover(dir, dir->dirid);
 		if (!r)
 			dir->has_dirid = true;
 	}
@@ -115,14 +167,15 @@ static int dir_id(struct fs_inode *dir, uint8_t id[NAMES_DIRID_LEN])
 }
 
 /*
- * The names a plain volume keeps for itself in its root: the config (and
- * its temp file), and the directory ID name, whose presence would make the
- * next plain mount take the volume for a disguised encrypted one.
+ * The names a plain volume keeps for itself in its root: "atrestfs.*" (the
+ * config, the mount root's attributes, their temp files) and ".atrestfs.*"
+ * (temporary directories, and the directory ID name, whose presence would
+ * make the next plain mount take the volume for a disguised encrypted one).
  */
 static bool plain_reserved(const char *name)
 {
-	return !strncmp(name, VOLUME_CONFIG_NAME, strlen(VOLUME_CONFIG_NAME)) ||
-	       !strncmp(name, NAMES_DIRID_FILE, strlen(NAMES_DIRID_FILE));
+	return !strncmp(name, "atrestfs.", strlen("atrestfs.")) ||
+	       !strncmp(name, ".atrestfs.", strlen(".atrestfs."));
 }
 
 static int backing_name(struct atr_fs *fs, struct fs_inode *dir,
@@ -241,6 +294,67 @@ static int plain_name(struct atr_fs *fs, struct fs_inode *dir,
 	return r;
 }
 
+/* ---- the mount root's own attributes ---- */
+
+int fs_root_init(struct atr_fs *fs, const uint8_t *key)
+{
+	struct fs_inode *root = fs_table_root(fs->table);
+
+	pthread_mutex_init(&fs->root_lock, NULL);
+	if (key) {
+		fs->root_key = secmem_alloc(ROOTATTR_KEY_LEN);
+		if (!fs->root_key)
+			return -ENOMEM;
+		memcpy(fs->root_key, key, ROOTATTR_KEY_LEN);
+	}
+	return rootattr_load(root->fd, fs->root_key, &fs->root_attr);
+}
+
+void fs_root_free(struct atr_fs *fs)
+{
+	secmem_free(fs->root_key);
+	fs->root_key = NULL;
+}
+
+/* True (with the root's group in @p gid) when the mount root is set-gid. */
+static bool fs_root_setgid(struct atr_fs *fs, gid_t *gid)
+{
+	bool sgid;
+
+	pthread_mutex_lock(&fs->root_lock);
+	sgid = fs->root_attr.mode & S_ISGID;
+	if (sgid)
+		*gid = fs->root_attr.gid;
+	pthread_mutex_unlock(&fs->root_lock);
+	return sgid;
+}
+
+/*
+ * chown/chmod of the mount root change its record, never the VOLUME
+ * directory. The record is durable before the reply, as a chmod on ext4
+ * is once the caller fsyncs; the kernel already decided what is allowed.
+ */
+static int fs_root_setattr(struct atr_fs *fs, const struct stat *attr,
+			   int valid)
+{
+	struct rootattr a;
+	int r;
+
+	pthread_mutex_lock(&fs->root_lock);
+	a = fs->root_attr;
+	if (valid & FUSE_SET_ATTR_UID)
+		a.uid = attr->st_uid;
+	if (valid & FUSE_SET_ATTR_GID)
+		a.gid = attr->st_gid;
+	if (valid & FUSE_SET_ATTR_MODE)
+		a.mode = attr->st_mode & 07777;
+	r = rootattr_store(fs_table_root(fs->table)->fd, fs->root_key, &a);
+	if (!r)
+		fs->root_attr = a;
+	pthread_mutex_unlock(&fs->root_lock);
+	return r;
+}
+
 /* ---- attributes ---- */
 
 static void fix_attr(struct atr_fs *fs, struct fs_inode *inode,
@@ -271,6 +385,13 @@ static int do_getattr(struct atr_fs *fs, struct fs_inode *inode,
 	if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		return -errno;
 	fix_attr(fs, inode, st);
+	if (inode == fs_table_root(fs->table)) {
+		pthread_mutex_lock(&fs->root_lock);
+		st->st_uid = fs->root_attr.uid;
+		st->st_gid = fs->root_attr.gid;
+		st->st_mode = S_IFDIR | fs->root_attr.mode;
+		pthread_mutex_unlock(&fs->root_lock);
+	}
 	return 0;
 }
 
@@ -309,6 +430,11 @@ static int do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void atr_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct atr_fs *fs = userdata;
+
+	/* The kernel applied the caller's umask before sending the mode;
+	 * ours must not be applied a second time. */
+	umask(0);
+	fs->identity = ident_available();
 
 	/* Large requests: one 1 MiB write is one backing pwrite. */
 	conn->max_write = 1024 * 1024;
@@ -422,15 +548,29 @@ static void atr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int r = 0;
 
 	proc_path(inode->fd, path);
-	if (valid & FUSE_SET_ATTR_MODE) {
-		if (chmod(path, attr->st_mode))
-			goto err_errno;
+	/*
+	 * The kernel checked the caller's right to each change (default_
+	 * permissions) and computed the resulting mode, set-id bits included:
+	 * the owner first, as chown drops set-id bits, then that mode.
+	 */
+	if (inode == fs_table_root(fs->table) &&
+	    (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+		      FUSE_SET_ATTR_MODE))) {
+		r = fs_root_setattr(fs, attr, valid);
+		if (r)
+			goto err;
+		valid &= ~(FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+			   FUSE_SET_ATTR_MODE);
 	}
 	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t uid = valid & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
 		gid_t gid = valid & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
 		if (fchownat(inode->fd, "", uid, gid,
 			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+			goto err_errno;
+	}
+	if (valid & FUSE_SET_ATTR_MODE) {
+		if (chmod(path, attr->st_mode))
 			goto err_errno;
 	}
 	if (valid & FUSE_SET_ATTR_SIZE) {
@@ -463,14 +603,64 @@ err:
 
 /* ---- creating entries ---- */
 
-/* Reply with the entry for @p name in @p parent after it was made. */
+/*
+ * Take the caller's identity for the one call that creates an entry in
+ * @p dir: the backing file system then sets owner, group (the parent's
+ * when it is set-gid) and set-gid inheritance itself. The mount root's
+ * backing directory is the VOLUME directory, never set-gid: its own
+ * set-gid is applied here. @p mode is the new entry's mode (S_IFDIR for a
+ * directory) and may gain S_ISGID.
+ */
+static int creator_become(fuse_req_t req, struct fs_inode *dir,
+			  mode_t *mode, struct ident_saved *saved)
+{
+	struct atr_fs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t gid = ctx->gid;
+
+	saved->active = false;
+	if (dir == fs_table_root(fs->table) && fs_root_setgid(fs, &gid) &&
+	    S_ISDIR(*mode))
+		*mode |= S_ISGID;
+	if (!fs->identity)
+		return 0;
+	return ident_become(ctx->uid, gid, saved);
+}
+
+/* Remove an entry this request made, when it cannot be handed out. */
+static void undo_create(struct atr_fs *fs, struct fs_inode *dir,
+			const struct bname *b, bool is_dir)
+{
+	int fd;
+
+	if (is_dir && fs->encrypted) {
+		fd = openat(dir->fd, b->name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			unlinkat(fd, NAMES_DIRID_FILE, 0);
+			close(fd);
+		}
+	}
+	unlinkat(dir->fd, b->name, is_dir ? AT_REMOVEDIR : 0);
+	remove_long_name(dir, b);
+}
+
+/*
+ * Reply with the entry for @p name in @p parent after it was made (@p r is
+ * 0); an entry that cannot be looked up is removed again, so a failed
+ * create leaves nothing behind.
+ */
 static void reply_new_entry(fuse_req_t req, fuse_ino_t parent,
-			    const char *name, int r)
+			    const char *name, const struct bname *b,
+			    bool is_dir, int r)
 {
 	struct fuse_entry_param e;
 
-	if (!r)
+	if (!r) {
 		r = do_lookup(req, parent, name, &e);
+		if (r)
+			undo_create(fs_of(req), ino_of(req, parent), b, is_dir);
+	}
 	if (r)
 		return (void)fuse_reply_err(req, -r);
 	fuse_reply_entry(req, &e);
@@ -491,40 +681,63 @@ static int fsync_dir(struct fs_inode *dir)
 	return r;
 }
 
+static int set_dir_mode(struct fs_inode *dir, const char *name, mode_t mode)
+{
+	return fchmodat(dir->fd, name, mode & 07777, 0) ? -errno : 0;
+}
+
 /*
- * mkdir on an encrypted volume: the directory is made under a temporary
+ * mkdir: on an encrypted volume the directory is made under a temporary
  * bookkeeping name, gets its ID file (fsynced), and only then appears under
- * its real name, so no crash leaves a directory without an ID.
+ * its real name, so no crash leaves a directory without an ID. A directory
+ * that must inherit the mount root's set-gid (which its backing parent,
+ * the VOLUME directory, does not have) gets it under the temporary name
+ * too, so nobody sees it without.
  */
-static int make_dir(struct atr_fs *fs, struct fs_inode *dir,
+static int make_dir(fuse_req_t req, struct fs_inode *dir,
 		    const struct bname *b, mode_t mode)
 {
 	static unsigned long counter;
+	struct atr_fs *fs = fs_of(req);
+	struct ident_saved saved;
 	char tmp[64];
 	uint8_t id[NAMES_DIRID_LEN];
 	int fd, r;
 
-	if (!fs->encrypted)
-		return mkdirat(dir->fd, b->name, mode) ? -errno : 0;
+	mode |= S_IFDIR;
+	r = creator_become(req, dir, &mode, &saved);
+	if (r)
+		return r;
+	if (!fs->encrypted && !(mode & S_ISGID)) {
+		r = mkdirat(dir->fd, b->name, mode & 07777) ? -errno : 0;
+		ident_restore(&saved);
+		return r;
+	}
 	/* Unique per daemon; a leftover of a crash is bookkeeping, hidden. */
 	snprintf(tmp, sizeof(tmp), ".atrestfs.mkdir.%d.%lu", (int)getpid(),
 		 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-	if (mkdirat(dir->fd, tmp, mode))
-		return -errno;
-	fd = openat(dir->fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto err_rmdir;
-	}
-	r = dirid_create(fd, id);
-	close(fd);
+	r = mkdirat(dir->fd, tmp, mode & 07777) ? -errno : 0;
+	ident_restore(&saved);
 	if (r)
+		return r;
+	if ((mode & S_ISGID) && (r = set_dir_mode(dir, tmp, mode)))
 		goto err_rmdir;
+	if (fs->encrypted) {
+		fd = openat(dir->fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			goto err_rmdir;
+		}
+		r = dirid_create(fd, id);
+		close(fd);
+		if (r)
+			goto err_rmdir;
+	}
 	if (renameat2(dir->fd, tmp, dir->fd, b->name, RENAME_NOREPLACE)) {
 		r = -errno;
 		goto err_unlink;
 	}
-	return fsync_dir(dir);
+	return fs->encrypted ? fsync_dir(dir) : 0;
 err_unlink:
 	fd = openat(dir->fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -548,11 +761,11 @@ static void atr_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!r)
 		r = write_long_name(dir, &b, &made);
 	if (!r) {
-		r = make_dir(fs, dir, &b, mode);
+		r = make_dir(req, dir, &b, mode);
 		if (r && made)
 			remove_long_name(dir, &b);
 	}
-	reply_new_entry(req, parent, name, r);
+	reply_new_entry(req, parent, name, &b, true, r);
 }
 
 static void atr_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -560,22 +773,25 @@ static void atr_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent);
+	struct ident_saved saved;
 	struct bname b;
 	bool made = false;
 	int r;
 
-	/* Device nodes and sockets have no place in a cache's data dir. */
-	if (fs->encrypted && !S_ISFIFO(mode) && !S_ISREG(mode))
-		return (void)fuse_reply_err(req, EPERM);
+	/* Every node type ext4 has: the mount is nosuid,nodev, so device
+	 * nodes and sockets are inert names, as on any such mount. */
 	r = backing_name(fs, dir, name, &b);
 	if (!r)
 		r = write_long_name(dir, &b, &made);
-	if (!r && mknodat(dir->fd, b.name, mode, rdev)) {
-		r = -errno;
-		if (made)
-			remove_long_name(dir, &b);
+	if (!r)
+		r = creator_become(req, dir, &mode, &saved);
+	if (!r) {
+		r = mknodat(dir->fd, b.name, mode, rdev) ? -errno : 0;
+		ident_restore(&saved);
 	}
-	reply_new_entry(req, parent, name, r);
+	if (r && made)
+		remove_long_name(dir, &b);
+	reply_new_entry(req, parent, name, &b, false, r);
 }
 
 static void atr_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -585,6 +801,8 @@ static void atr_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	struct fs_inode *dir = ino_of(req, parent);
 	char enc[NAMES_TARGET_ENC_MAX + 1];
 	const char *target = link;
+	struct ident_saved saved;
+	mode_t mode = S_IFLNK | 0777;
 	struct bname b;
 	bool made = false;
 	int r = backing_name(fs, dir, name, &b);
@@ -595,12 +813,15 @@ static void atr_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	}
 	if (!r)
 		r = write_long_name(dir, &b, &made);
-	if (!r && symlinkat(target, dir->fd, b.name)) {
-		r = -errno;
-		if (made)
-			remove_long_name(dir, &b);
+	if (!r)
+		r = creator_become(req, dir, &mode, &saved);
+	if (!r) {
+		r = symlinkat(target, dir->fd, b.name) ? -errno : 0;
+		ident_restore(&saved);
 	}
-	reply_new_entry(req, parent, name, r);
+	if (r && made)
+		remove_long_name(dir, &b);
+	reply_new_entry(req, parent, name, &b, false, r);
 }
 
 static void atr_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -637,12 +858,14 @@ static void atr_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 	proc_path(ino_of(req, ino)->fd, path);
 	if (!r)
 		r = write_long_name(dir, &b, &made);
+	/* A new name for an inode that keeps its owner: no identity to take
+	 * (the kernel checked protected_hardlinks with the caller's). */
 	if (!r && linkat(AT_FDCWD, path, dir->fd, b.name, AT_SYMLINK_FOLLOW)) {
 		r = -errno;
 		if (made)
 			remove_long_name(dir, &b);
 	}
-	reply_new_entry(req, parent, name, r);
+	reply_new_entry(req, parent, name, &b, false, r);
 }
 
 static void atr_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -657,31 +880,6 @@ static void atr_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!r)
 		remove_long_name(dir, &b);
 	fuse_reply_err(req, r == -EPERM ? EPERM : -r);
-}
-
-/* Only the ID file may remain for an encrypted directory to be empty. */
-static int check_empty(int dfd)
-{
-	int fd = dup(dfd);
-	struct dirent *d;
-	DIR *dp;
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	dp = fdopendir(fd);
-	if (!dp) {
-		close(fd);
-		return -errno;
-	}
-	while ((d = readdir(dp))) {
-		if (is_dot(d->d_name) || !strcmp(d->d_name, NAMES_DIRID_FILE))
-			continue;
-		r = -ENOTEMPTY;
-		break;
-	}
-	closedir(dp);
-	return r;
 }
 
 static void atr_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -711,6 +909,35 @@ static void atr_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, -r);
 }
 
+/*
+ * A directory renamed onto an existing empty one replaces it, as on ext4;
+ * the target's backing directory still holds its ID file, so that goes
+ * first. Should the rename then not happen (a crash, an error), the target
+ * is an empty directory without an ID, which dir_id() recovers.
+ */
+static int clear_target_dir(struct fs_inode *dir, const char *name,
+			    struct fs_inode *ndir, const char *newname)
+{
+	struct stat src, dst;
+	int fd, r;
+
+	if (fstatat(ndir->fd, newname, &dst, AT_SYMLINK_NOFOLLOW) ||
+	    !S_ISDIR(dst.st_mode) ||
+	    fstatat(dir->fd, name, &src, AT_SYMLINK_NOFOLLOW) ||
+	    !S_ISDIR(src.st_mode) ||
+	    (src.st_dev == dst.st_dev && src.st_ino == dst.st_ino))
+		return 0; /* no directory to replace: renameat2 decides */
+	fd = openat(ndir->fd, newname,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = check_empty(fd);
+	if (!r && unlinkat(fd, NAMES_DIRID_FILE, 0) && errno != ENOENT)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 static void atr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       fuse_ino_t newparent, const char *newname,
 		       unsigned int flags)
@@ -723,6 +950,8 @@ static void atr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (!r)
 		r = backing_name(fs, ndir, newname, &nb);
+	if (!r && fs->encrypted && !flags)
+		r = clear_target_dir(dir, b.name, ndir, nb.name);
 	if (!r)
 		r = write_long_name(ndir, &nb, &made);
 	if (r)
@@ -812,34 +1041,51 @@ static void atr_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent);
 	struct fuse_entry_param e;
+	struct ident_saved saved;
 	struct bname b;
-	bool made = false;
+	bool made = false, created = true;
 	int fd, r = backing_name(fs, dir, name, &b);
 
 	if (!r)
 		r = write_long_name(dir, &b, &made);
+	if (!r)
+		r = creator_become(req, dir, &mode, &saved);
 	if (r)
-		return (void)fuse_reply_err(req, -r);
+		goto err;
+	/* Exclusive first, so that we know whether the entry is ours to
+	 * remove if the open fails; the kernel only sends create when its
+	 * lookup found nothing, so an existing file is a race, opened below. */
 	fd = openat(dir->fd, b.name,
-		    O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW |
-			    (fi->flags & O_EXCL),
-		    mode);
-	if (fd < 0) {
-		r = -errno;
-		if (made)
-			remove_long_name(dir, &b);
-		return (void)fuse_reply_err(req, -r);
+		    O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+		    mode & 07777);
+	r = fd < 0 ? -errno : 0;
+	ident_restore(&saved);
+	if (r == -EEXIST && !(fi->flags & O_EXCL)) {
+		created = false;
+		r = 0;
 	}
-	close(fd);
+	if (r)
+		goto err;
+	if (fd >= 0)
+		close(fd);
 	r = do_lookup(req, parent, name, &e);
 	if (r)
-		return (void)fuse_reply_err(req, -r);
+		goto err_created;
 	r = open_backing(fs, ino_of(req, e.ino), fi->flags, fi);
 	if (r) {
 		fs_table_forget(fs->table, ino_of(req, e.ino), 1);
-		return (void)fuse_reply_err(req, -r);
+		goto err_created;
 	}
-	fuse_reply_create(req, &e, fi);
+	return (void)fuse_reply_create(req, &e, fi);
+err_created:
+	if (created) {
+		undo_create(fs, dir, &b, false);
+		made = false;
+	}
+err:
+	if (made)
+		remove_long_name(dir, &b);
+	fuse_reply_err(req, -r);
 }
 
 static struct atr_fh *fh_of(struct fuse_file_info *fi)
@@ -959,6 +1205,19 @@ static void atr_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 	if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		return (void)fuse_reply_err(req, EINVAL);
+	/*
+	 * With the writeback cache, written data may still sit in the
+	 * kernel's dirty pages, and the kernel's lseek asks us without
+	 * writing them back first: invalidating the inode's pages writes them
+	 * back (other workers serve those writes, so no lock of ours is held
+	 * here), after which the backing file is what the kernel knows.
+	 */
+	if (fs->writeback && fs->se) {
+		int n = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+
+		if (n && n != -ENOENT)
+			return (void)fuse_reply_err(req, -n);
+	}
 	if (!fs->encrypted) {
 		r = lseek(fh_of(fi)->fd, off, whence);
 		if (r < 0)

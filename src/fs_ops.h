@@ -9,7 +9,10 @@
 
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <stdbool.h>
+
+#include "rootattr.h"
 
 struct content_ctx;
 struct names_ctx;
@@ -23,7 +26,24 @@ struct atr_fs {
 	double timeout; /* entry and attribute cache, seconds */
 	bool debug;
 	bool writeback; /* kernel writeback cache negotiated at init */
+	bool identity;  /* entries get the caller's ids (ident.h) */
+	struct fuse_session *se; /* for cache notifications */
+	/* The mount root's own owner, group and mode (rootattr.h). */
+	pthread_mutex_t root_lock;
+	struct rootattr root_attr; /* protected by root_lock */
+	uint8_t *root_key; /* secmem; encrypted volumes only */
 };
+
+/**
+ * Load the mount root's attribute record from the volume (after the inode
+ * table exists), with @p key (ROOTATTR_KEY_LEN bytes, copied into secmem)
+ * on an encrypted volume or NULL on a plain one.
+ * @return 0 or rootattr_load()'s errors
+ */
+int fs_root_init(struct atr_fs *fs, const uint8_t *key);
+
+/** Wipe and free what fs_root_init() set up. */
+void fs_root_free(struct atr_fs *fs);
 
 /** The operations table; the session's userdata is a struct atr_fs. */
 extern const struct fuse_lowlevel_ops atr_ops;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mount.h"
 #include "mountpoint.h"
+#include "rootattr.h"
 #include "secmem.h"
 #include "volume.h"
 
@@ -64,7 +65,11 @@ static void create_usage(FILE *out)
 	      "alias)\n"
 	      "      --kms-region R  --kms-endpoint URL  --kms-profile P\n"
 	      "  --no-encryption             a plain pass-through volume "
-	      "(fixed forever)\n",
+	      "(fixed forever)\n"
+	      "  --root-owner USER:GROUP     owner of the mount root (default "
+	      "root:root)\n"
+	      "  --root-mode MODE            octal mode of the mount root "
+	      "(default 0755)\n",
 	      out);
 }
 
@@ -116,9 +121,33 @@ static int prepare_dir(const char *dir, bool *made)
 	return EXIT_SYSTEM;
 }
 
+/*
+ * The mount root's owner and mode go into their own record (rootattr.h):
+ * the VOLUME directory keeps its own (0700 when create makes it).
+ */
+static int write_root(const char *dir, const struct rootattr *root,
+		      const uint8_t *key)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (dfd < 0) {
+		fprintf(stderr, "atrestfs: %s: %s\n", dir, strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	r = rootattr_store(dfd, key, root);
+	close(dfd);
+	if (r) {
+		fprintf(stderr, "atrestfs: cannot write the mount root's "
+				"attributes into %s: %s\n", dir, strerror(-r));
+		return EXIT_SYSTEM;
+	}
+	return EXIT_OK;
+}
+
 static int create_encrypted(const char *dir, struct volume_config *cfg,
 			    const struct keyprov *kp, const char *arg,
-			    const struct kp_options *opt)
+			    const struct kp_options *opt,
+			    const struct rootattr *root)
 {
 	uint8_t *vkey = secmem_alloc(KEYPROV_KEY_LEN);
 	uint8_t root_id[NAMES_DIRID_LEN];
@@ -147,7 +176,12 @@ static int create_encrypted(const char *dir, struct volume_config *cfg,
 				"ID in %s\n", dir);
 		goto out;
 	}
-	/* 4. MAC over the config, then the config itself, last. */
+	/* 4. The mount root's attributes, under their own subkey. */
+	rc = write_root(dir, root, keys->root_mac);
+	if (rc)
+		goto out;
+	rc = EXIT_SYSTEM;
+	/* 5. MAC over the config, then the config itself, last. */
 	if (volume_config_seal(cfg, keys) || volume_config_store(dir, cfg)) {
 		fprintf(stderr, "atrestfs: cannot write %s/%s\n", dir,
 			VOLUME_CONFIG_NAME);
@@ -173,16 +207,19 @@ static int cmd_create(int argc, char **argv)
 		{ "kms-region", required_argument, NULL, 'R' },
 		{ "kms-endpoint", required_argument, NULL, 'E' },
 		{ "kms-profile", required_argument, NULL, 'F' },
+		{ "root-owner", required_argument, NULL, 'O' },
+		{ "root-mode", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kp_options opt = { 0 };
+	struct rootattr root = { 0, 0, ROOTATTR_DEFAULT_MODE };
 	const char *spec = NULL, *arg = NULL, *dir;
 	const struct keyprov *kp = NULL;
 	struct volume_config *cfg = NULL;
 	bool plain = false, made;
 	char name[32], conf[4096];
-	int c, rc;
+	int c, rc, r;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -195,6 +232,25 @@ static int cmd_create(int argc, char **argv)
 		case 'R': opt.kms_region = optarg; break;
 		case 'E': opt.kms_endpoint = optarg; break;
 		case 'F': opt.kms_profile = optarg; break;
+		case 'O':
+			r = rootattr_parse_owner(optarg, &root.uid, &root.gid);
+			if (r) {
+				fprintf(stderr, "atrestfs: --root-owner %s: %s\n",
+					optarg, r == -ENOENT
+							? "no such user or group"
+							: "expected USER:GROUP "
+							  "(names or numeric ids)");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'M':
+			if (rootattr_parse_mode(optarg, &root.mode)) {
+				fprintf(stderr, "atrestfs: --root-mode %s: expected "
+						"an octal mode from 0 to 7777\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h': create_usage(stdout); return EXIT_OK;
 		default: create_usage(stderr); return EXIT_USAGE;
 		}
@@ -225,10 +281,14 @@ static int cmd_create(int argc, char **argv)
 		rc = EXIT_SYSTEM;
 		goto out;
 	}
-	if (plain)
-		rc = volume_config_store(dir, cfg) ? EXIT_SYSTEM : EXIT_OK;
-	else
-		rc = create_encrypted(dir, cfg, kp, arg, &opt);
+	if (plain) {
+		rc = write_root(dir, &root, NULL);
+		if (!rc)
+			rc = volume_config_store(dir, cfg) ? EXIT_SYSTEM
+							   : EXIT_OK;
+	} else {
+		rc = create_encrypted(dir, cfg, kp, arg, &opt, &root);
+	}
 	if (rc == EXIT_OK) {
 		char ks[512] = "";
 
@@ -242,6 +302,8 @@ out:
 	if (rc != EXIT_OK) {
 		/* Undo only what this create made: the directory was empty. */
 		snprintf(conf, sizeof(conf), "%s/%s", dir, NAMES_DIRID_FILE);
+		unlink(conf);
+		snprintf(conf, sizeof(conf), "%s/%s", dir, ROOTATTR_NAME);
 		unlink(conf);
 		if (made)
 			rmdir(dir);

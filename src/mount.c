@@ -46,7 +46,7 @@ struct mount_opts {
 	int help;
 };
 
-enum { KEY_FG, KEY_DEBUG, KEY_HELP };
+enum { KEY_FG, KEY_DEBUG, KEY_HELP, KEY_SETID };
 
 static const struct fuse_opt opt_spec[] = {
 	{ "encryption=%s", offsetof(struct mount_opts, encryption), 0 },
@@ -56,6 +56,8 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("suid", KEY_SETID),
+	FUSE_OPT_KEY("dev", KEY_SETID),
 	FUSE_OPT_END,
 };
 
@@ -86,6 +88,10 @@ static int opt_proc(void *data, const char *arg, int key,
 		return 1; /* libfuse prints its request trace too */
 	case KEY_HELP:
 		o->help = 1;
+		return 0;
+	case KEY_SETID:
+		/* Dropped, never refused: mount.fuse3 passes them itself. The
+		 * mount is always nosuid,nodev (added below). */
 		return 0;
 	}
 	return 1; /* everything else is libfuse's or the kernel's */
@@ -267,12 +273,25 @@ int cmd_mount(int argc, char **argv)
 		if (content_ctx_new(keys->content, &fs.cctx) ||
 		    names_ctx_new(keys->names, &fs.nctx))
 			goto out;
-		volume_keys_free(keys);
-		keys = NULL;
 	}
 	if (fs_table_new(root_fd, &fs.table))
 		goto out;
 	root_fd = -1;
+	/* The mount root's owner and mode, authenticated when encrypted. */
+	r = fs_root_init(&fs, keys ? keys->root_mac : NULL);
+	volume_keys_free(keys);
+	keys = NULL;
+	if (r) {
+		fprintf(stderr, "atrestfs: refused: %s: the mount root's "
+				"attribute record %s is %s\n", vol,
+			ROOTATTR_NAME,
+			r == -ENOENT    ? "missing"
+			: r == -EBADMSG ? "not authentic (tampered)"
+					: "invalid (see above)");
+		audit(cfg, vol, "refused: root attribute record");
+		rc = EXIT_CONFIG;
+		goto out;
+	}
 	if (fs.encrypted) {
 		uint8_t id[NAMES_DIRID_LEN];
 		if (dirid_read(fs_table_root(fs.table)->fd, id)) {
@@ -285,7 +304,8 @@ int cmd_mount(int argc, char **argv)
 
 	/* 4. The kernel mount, then the background. */
 	snprintf(fsname_opt, sizeof(fsname_opt),
-		 "-ofsname=%s,subtype=atrestfs,default_permissions", vol);
+		 "-ofsname=%s,subtype=atrestfs,default_permissions,nosuid,nodev",
+		 vol);
 	if (fuse_opt_add_arg(&args, fsname_opt))
 		goto out;
 	fs.debug = o.debug;
@@ -294,6 +314,7 @@ int cmd_mount(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	fs.se = se;
 	if (fuse_set_signal_handlers(se))
 		goto out;
 	if (fuse_session_mount(se, o.mountpoint)) {
@@ -314,6 +335,7 @@ out_signals:
 out:
 	if (se)
 		fuse_session_destroy(se);
+	fs_root_free(&fs);
 	fs_table_free(fs.table);
 	content_ctx_free(fs.cctx);
 	names_ctx_free(fs.nctx);

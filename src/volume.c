@@ -524,6 +524,7 @@ int volume_derive_keys(const uint8_t vkey[32], const uint8_t uuid[16],
 	static const char info_content[] = "atrestfs content";
 	static const char info_names[] = "atrestfs names";
 	static const char info_mac[] = "atrestfs config mac";
+	static const char info_root[] = "atrestfs root attributes mac";
 	struct volume_keys *k = secmem_alloc(sizeof(*k));
 	int r;
 
@@ -539,6 +540,10 @@ int volume_derive_keys(const uint8_t vkey[32], const uint8_t uuid[16],
 		r = crypto_hkdf(vkey, 32, uuid, 16, (const uint8_t *)info_mac,
 				strlen(info_mac), k->config_mac,
 				sizeof(k->config_mac));
+	if (!r)
+		r = crypto_hkdf(vkey, 32, uuid, 16, (const uint8_t *)info_root,
+				strlen(info_root), k->root_mac,
+				sizeof(k->root_mac));
 	if (r) {
 		secmem_free(k);
 		return r;

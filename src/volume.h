@@ -46,6 +46,7 @@ struct volume_keys {
 	uint8_t content[32];
 	uint8_t names[64];
 	uint8_t config_mac[32];
+	uint8_t root_mac[32]; /* the mount root's attribute record (rootattr.h) */
 };
 
 /** A new config with a random UUID and the current time. */

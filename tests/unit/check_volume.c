@@ -542,6 +542,7 @@ START_TEST(derive_keys_known_answer)
 	static const char names[] = "25b29b07bc0f175978180639770e26da7f9b8d87fda585877275ef2a9ef02b37"
 				    "67596c4d846f049e815c8b70c550551fcadeb0baa988334997d0ce78a7c7da58";
 	static const char mac[] = "ef175d1947b6c5806ebe9262b829b1b47034603ac89a2f2200caabe6485fd695";
+	static const char root[] = "fad210472ada4b8770762420795dbd45719e042f59da1a1c94b6620bfb98311a";
 	uint8_t vkey[32], uuid[16], *want;
 	struct volume_keys *k;
 
@@ -558,6 +559,9 @@ START_TEST(derive_keys_known_answer)
 	free(want);
 	want = hex(mac, NULL);
 	ck_assert_mem_eq(k->config_mac, want, 32);
+	free(want);
+	want = hex(root, NULL);
+	ck_assert_mem_eq(k->root_mac, want, 32);
 	free(want);
 	volume_keys_free(k);
 }
