@@ -60,7 +60,7 @@ count_log() {
 # Failing subtests by file, from prove's summary report.
 failures_of() {
 	sed -n '/^Test Summary Report/,$p' "$1" |
-		grep -E '^\S+\.t |Failed tests?:|Parse errors:|Wstat' || true
+		grep -E '^\S+\.t |Failed tests?:|TODO passed:|Parse errors:|Wstat|^\s+[0-9]' || true
 }
 
 total_failed=0 total_passed=0
