@@ -32,6 +32,7 @@ struct fs_inode {
 	struct content_file *cf;         /* protected by lock */
 	uint8_t dirid[NAMES_DIRID_LEN];  /* protected by lock */
 	bool has_dirid;                  /* protected by lock */
+	unsigned open_writers; /* handles open for writing; atomic */
 };
 
 struct fs_table;

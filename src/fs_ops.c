@@ -54,6 +54,7 @@ static const uint8_t fixed_id[NAMES_DIRID_LEN] = {
 struct atr_fh {
 	int fd;
 	bool append;
+	struct fs_inode *writer; /* counted in its open_writers, or NULL */
 };
 
 struct atr_dir {
@@ -337,7 +338,10 @@ static bool fs_root_setgid(struct atr_fs *fs, gid_t *gid)
 static int fs_root_setattr(struct atr_fs *fs, const struct stat *attr,
 			   int valid)
 {
+	struct fs_inode *root = fs_table_root(fs->table);
+	char path[PROC_FD_LEN];
 	struct rootattr a;
+	struct stat st;
 	int r;
 
 	pthread_mutex_lock(&fs->root_lock);
@@ -348,9 +352,18 @@ static int fs_root_setattr(struct atr_fs *fs, const struct stat *attr,
 		a.gid = attr->st_gid;
 	if (valid & FUSE_SET_ATTR_MODE)
 		a.mode = attr->st_mode & 07777;
-	r = rootattr_store(fs_table_root(fs->table)->fd, fs->root_key, &a);
+	r = fstatat(root->fd, "", &st, AT_EMPTY_PATH) ? -errno : 0;
 	if (!r)
+		r = rootattr_store(root->fd, fs->root_key, &a);
+	if (!r) {
+		/* A chmod changes ctime, not the directory's mtime, which
+		 * replacing the record in VOLUME just did. */
+		struct timespec tv[2] = { { 0, UTIME_OMIT }, st.st_mtim };
+
+		proc_path(root->fd, path);
+		utimensat(AT_FDCWD, path, tv, 0);
 		fs->root_attr = a;
+	}
 	pthread_mutex_unlock(&fs->root_lock);
 	return r;
 }
@@ -911,16 +924,22 @@ static void atr_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 /*
  * A directory renamed onto an existing empty one replaces it, as on ext4;
- * the target's backing directory still holds its ID file, so that goes
- * first. Should the rename then not happen (a crash, an error), the target
- * is an empty directory without an ID, which dir_id() recovers.
+ * the target's backing directory still holds its ID file, so that is moved
+ * aside first, into the target's parent under a hidden name @p saved: put
+ * back if the rename fails (the kernel holds the target locked meanwhile,
+ * so nothing was made in it), dropped once it succeeded. A crash in
+ * between leaves an empty directory without an ID, which dir_id() gives a
+ * new one, and a hidden leftover.
  */
 static int clear_target_dir(struct fs_inode *dir, const char *name,
-			    struct fs_inode *ndir, const char *newname)
+			    struct fs_inode *ndir, const char *newname,
+			    char saved[64])
 {
+	static unsigned long counter;
 	struct stat src, dst;
 	int fd, r;
 
+	saved[0] = '\0';
 	if (fstatat(ndir->fd, newname, &dst, AT_SYMLINK_NOFOLLOW) ||
 	    !S_ISDIR(dst.st_mode) ||
 	    fstatat(dir->fd, name, &src, AT_SYMLINK_NOFOLLOW) ||
@@ -932,10 +951,37 @@ static int clear_target_dir(struct fs_inode *dir, const char *name,
 	if (fd < 0)
 		return -errno;
 	r = check_empty(fd);
-	if (!r && unlinkat(fd, NAMES_DIRID_FILE, 0) && errno != ENOENT)
-		r = -errno;
+	if (!r) {
+		snprintf(saved, 64, ".atrestfs.rename.%d.%lu", (int)getpid(),
+			 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+		if (renameat(fd, NAMES_DIRID_FILE, ndir->fd, saved)) {
+			r = errno == ENOENT ? 0 : -errno;
+			saved[0] = '\0';
+		}
+	}
 	close(fd);
 	return r;
+}
+
+/* After the rename: drop the target's old ID, or put it back. */
+static void finish_target_dir(struct fs_inode *ndir, const char *newname,
+			      const char *saved, bool renamed)
+{
+	int fd;
+
+	if (!saved[0])
+		return;
+	if (renamed) {
+		unlinkat(ndir->fd, saved, 0);
+		return;
+	}
+	fd = openat(ndir->fd, newname,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || renameat(ndir->fd, saved, fd, NAMES_DIRID_FILE))
+		log_warn("could not put back a directory's ID file after a "
+			 "failed rename: it gets a new one on next use");
+	if (fd >= 0)
+		close(fd);
 }
 
 static void atr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -945,19 +991,20 @@ static void atr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent), *ndir = ino_of(req, newparent);
 	struct bname b, nb;
+	char saved[64] = "";
 	bool made = false;
 	int r = backing_name(fs, dir, name, &b);
 
 	if (!r)
 		r = backing_name(fs, ndir, newname, &nb);
-	if (!r && fs->encrypted && !flags)
-		r = clear_target_dir(dir, b.name, ndir, nb.name);
 	if (!r)
 		r = write_long_name(ndir, &nb, &made);
-	if (r)
-		return (void)fuse_reply_err(req, -r);
-	if (renameat2(dir->fd, b.name, ndir->fd, nb.name, flags)) {
+	if (!r && fs->encrypted && !flags)
+		r = clear_target_dir(dir, b.name, ndir, nb.name, saved);
+	if (!r && renameat2(dir->fd, b.name, ndir->fd, nb.name, flags))
 		r = -errno;
+	finish_target_dir(ndir, nb.name, saved, !r);
+	if (r) {
 		if (made)
 			remove_long_name(ndir, &nb);
 		return (void)fuse_reply_err(req, -r);
@@ -1019,6 +1066,10 @@ static int open_backing(struct atr_fs *fs, struct fs_inode *inode, int flags,
 			free(fh);
 			return r;
 		}
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fh->writer = inode;
+		__atomic_add_fetch(&inode->open_writers, 1, __ATOMIC_RELAXED);
 	}
 	fi->fh = (uintptr_t)fh;
 	/* The daemon is the volume's only writer: cached pages stay valid. */
@@ -1157,6 +1208,10 @@ static void atr_release(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
 	(void)ino;
+	/* The kernel wrote back the file's dirty pages before releasing. */
+	if (fh_of(fi)->writer)
+		__atomic_sub_fetch(&fh_of(fi)->writer->open_writers, 1,
+				   __ATOMIC_RELAXED);
 	close(fh_of(fi)->fd);
 	free(fh_of(fi));
 	fuse_reply_err(req, 0);
@@ -1210,10 +1265,14 @@ static void atr_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	 * kernel's dirty pages, and the kernel's lseek asks us without
 	 * writing them back first: invalidating the inode's pages writes them
 	 * back (other workers serve those writes, so no lock of ours is held
-	 * here), after which the backing file is what the kernel knows.
+	 * here), after which the backing file is what the kernel knows. Only
+	 * pages from @p off on can change the answer, and only a file open
+	 * for writing somewhere (a shared mapping keeps its file open) can
+	 * have dirty pages: the kernel writes them back before the release.
 	 */
-	if (fs->writeback && fs->se) {
-		int n = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+	if (fs->writeback && fs->se &&
+	    __atomic_load_n(&inode->open_writers, __ATOMIC_RELAXED)) {
+		int n = fuse_lowlevel_notify_inval_inode(fs->se, ino, off, 0);
 
 		if (n && n != -ENOENT)
 			return (void)fuse_reply_err(req, -n);

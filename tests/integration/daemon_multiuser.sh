@@ -9,7 +9,8 @@
 # SEEK_DATA/SEEK_HOLE right after writes. Then what only atrestfs has: the
 # VOLUME directory stays root:root 0700 while the mount root is chowned and
 # chmodded, that survives a remount, the mount is nosuid,nodev whatever
-# -o says, and the root's record refuses the mount when tampered with.
+# -o says, the root's record refuses the mount when tampered with, and an
+# empty directory that lost its ID (an interrupted rename) is recovered.
 source "$(dirname "$0")/../lib/common.sh"
 command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
 # The unprivileged users must be able to reach the mounts and the helper.
@@ -135,4 +136,26 @@ cp "$WORK/root.bak" "$EV/atrestfs.root"
 atr_mount "$EV" "$EM"
 [ "$(stat -c '%a %u:%g' "$EM")" = "2750 40001:40010" ] || fail "restored record not used"
 atr_umount "$EM"
+# 8. What an interrupted rename onto an empty directory leaves (its ID file
+#    removed, the rename not done) is recovered: an empty directory gets a
+#    new ID; a non-empty one is never given one (its names would be lost).
+V4=$WORK/v4 M4=$WORK/m4
+mkdir -p "$M4"
+atr create --key-source "keyfile:$WORK/key" "$V4" >/dev/null 2>&1
+atr_mount "$V4" "$M4"
+mkdir "$M4/empty" "$M4/full"
+echo data >"$M4/full/f"
+atr_umount "$M4"
+for d in $(find "$V4" -mindepth 1 -maxdepth 1 -type d); do
+	rm "$d/.atrestfs.dirid"
+done
+atr_mount "$V4" "$M4"
+echo new >"$M4/empty/x" || fail "an empty directory without its ID is not recovered"
+[ "$(cat "$M4/empty/x")" = new ] || fail "recovered directory does not read back"
+! cat "$M4/full/f" >/dev/null 2>&1 || fail "a non-empty directory without its ID got a new one"
+[ -z "$(ls "$M4/full")" ] || fail "names under a lost ID were shown"
+atr_umount "$M4"
+atr_mount "$V4" "$M4"
+[ "$(cat "$M4/empty/x")" = new ] || fail "recovered directory lost its entry on remount"
+atr_umount "$M4"
 echo "multi-user semantics match ext4; the mount root is kept apart from VOLUME"

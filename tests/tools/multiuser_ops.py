@@ -23,6 +23,9 @@ import sys
 A = (40001, 40001, [40001, 40010])  # in the shared group 40010
 B = (40002, 40002, [40002])
 SHARED_GID = 40010
+# The system's interpreter: one under root's home may be out of reach for
+# the unprivileged users.
+PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 
 libc = ctypes.CDLL(None, use_errno=True)
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
@@ -102,6 +105,12 @@ def sparse_then_seek(path):
     os.pwrite(fd, b"c" * 4096, 1 << 20)
     size = os.fstat(fd).st_size
     r = "size=%d %s" % (size, seeks(fd, size))
+    # More, then closed: a read-only handle must see it all as well.
+    os.pwrite(fd, b"d" * 5000, 2 << 20)
+    os.close(fd)
+    fd = os.open(path, os.O_RDONLY)
+    size = os.fstat(fd).st_size
+    r += " | reopened size=%d %s" % (size, seeks(fd, size))
     os.close(fd)
     return r
 
@@ -255,7 +264,9 @@ def step_a2(d):
     mk("A create in set-gid root", P, "a_in_root", lambda: create(P("a_in_root"), 0o666))
     mk("A mkdir in set-gid root", P, "a_dir_in_root", lambda: os.mkdir(P("a_dir_in_root"), 0o777))
     mk("A symlink in set-gid root", P, "a_l2", lambda: os.symlink("x", P("a_l2")))
+    before = os.stat(d).st_mtime_ns
     op("A chmod own root 02750", lambda: os.chmod(d, 0o2750))
+    op("A chmod left the root's mtime", lambda: os.stat(d).st_mtime_ns == before)
     op("A chown own root to B", lambda: os.chown(d, B[0], -1))
     op("A chgrp own root to own group", lambda: os.chown(d, -1, A[1]))
     op("A chgrp own root back", lambda: os.chown(d, -1, SHARED_GID))
@@ -292,7 +303,7 @@ def run(d):
         subprocess.run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
                         "--groups=" + ",".join(map(str, groups)),
                         "--inh-caps=-all", "--bounding-set=-all",
-                        sys.executable, os.path.abspath(__file__), "step",
+                        PYTHON, os.path.abspath(__file__), "step",
                         name, d], check=True)
 
 
