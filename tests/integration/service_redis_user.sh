@@ -151,8 +151,7 @@ stop_redis
 write_conf "$MNT" always
 start_redis
 set_keys 2001 2500
-kill -9 "$(cat "$WORK/redis.pid")"
-wait "$(cat "$WORK/redis.pid")" 2>/dev/null || true
+{ kill -9 "$(cat "$WORK/redis.pid")"; wait "$(cat "$WORK/redis.pid")" || true; } 2>/dev/null
 start_redis
 check_keys 2500 "appendfsync always, kill -9"
 stop_redis
