@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libssl-dev libtss2-dev libcurl4-openssl-dev
       libjansson-dev check
-      swtpm swtpm-tools tpm2-tools redis-server redis-tools python3 attr
+      swtpm swtpm-tools tpm2-tools redis-server redis-tools memcached python3 attr
       util-linux e2fsprogs curl groff-base man-db clang libclang-rt-14-dev xxd
       strace libseccomp-dev)
 missing=()

@@ -622,6 +622,15 @@ static void atr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	proc_path(inode->fd, path);
 	/*
+	 * chown(f, -1, -1) arrives with nothing to set (a regular file under
+	 * the writeback cache: a bare ctime, which no call can set). ext4
+	 * still updates ctime: the backing entry gets the same no-op chown.
+	 */
+	if (!(valid & ~FUSE_SET_ATTR_CTIME) &&
+	    fchownat(inode->fd, "", (uid_t)-1, (gid_t)-1,
+		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		goto err_errno;
+	/*
 	 * The kernel checked the caller's right to each change (default_
 	 * permissions) and computed the resulting mode, set-id bits included:
 	 * the owner first, as chown drops set-id bits, then that mode.

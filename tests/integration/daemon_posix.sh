@@ -10,7 +10,7 @@ for kind in encrypted plain; do
 	mount_fresh "$kind"
 	conf_sum=$(sha256sum "$VOL/atrestfs.conf")
 	python3 - "$MNT" "$kind" <<'PY' || fail "$kind: posix checks"
-import ctypes, errno, fcntl, os, stat, sys, threading
+import ctypes, errno, fcntl, os, stat, sys, threading, time
 mnt, kind = sys.argv[1], sys.argv[2]
 P = lambda *a: os.path.join(mnt, *a)
 libc = ctypes.CDLL(None, use_errno=True)
@@ -76,6 +76,14 @@ assert os.path.isdir(P("b", "moved_dir"))
 os.chmod(P("r2"), 0o600); assert stat.S_IMODE(os.stat(P("r2")).st_mode) == 0o600
 os.chown(P("r2"), 1234, 5678); st = os.stat(P("r2")); assert (st.st_uid, st.st_gid) == (1234, 5678)
 os.utime(P("r2"), ns=(1_000_000_000_123, 2_000_000_000_456))
+# chown(f, -1, -1) updates ctime, as ext4 does (POSIX allows either).
+os.mkdir(P("ct")); open(P("ct", "f"), "w").close(); os.mkfifo(P("ct", "p"))
+os.symlink("f", P("ct", "s"))
+for n in ("f", "p", "s", "."):
+    before = os.lstat(P("ct", n)).st_ctime_ns
+    time.sleep(0.05)
+    os.lchown(P("ct", n), -1, -1)
+    assert os.lstat(P("ct", n)).st_ctime_ns > before, "ctime of %s after chown -1 -1" % n
 assert os.stat(P("r2")).st_mtime_ns == 2_000_000_000_456
 os.truncate(P("r2"), 10000); assert open(P("r2"), "rb").read() == b"three" + b"\0" * 9995
 os.truncate(P("r2"), 2); assert open(P("r2"), "rb").read() == b"th"
