@@ -418,6 +418,8 @@ static void commit_undo(struct content_file *f, int fd, const uint8_t old[CONTEN
 
 int content_commit(struct content_file *f, int fd)
 {
+	int r;
+
 	/* Sparse no more (a gap filled since)? Then writes inside the file
 	 * need no space reserved again. */
 	if (f->may_have_holes && f->csize > CONTENT_HEADER_LEN &&
@@ -427,18 +429,18 @@ int content_commit(struct content_file *f, int fd)
 	 * carry their own authentication: nothing to commit for them. */
 	if (!f->has_header || !f->dirty || f->damaged)
 		return 0;
+	r = commit_write(f, fd, content_plain_size(f->csize), false);
 	/* fsync is allowed on a read-only descriptor; the record is ours to
 	 * write anyway. */
-	if ((fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
-		int wfd = writable_fd(fd), r;
+	if (r == -EBADF) {
+		int wfd = writable_fd(fd);
 
 		if (wfd < 0)
 			return -errno;
 		r = commit_write(f, wfd, content_plain_size(f->csize), false);
 		close(wfd);
-		return r;
 	}
-	return commit_write(f, fd, content_plain_size(f->csize), false);
+	return r;
 }
 
 /* A fresh file ID and its keys, for a file without header, before the
