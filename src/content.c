@@ -1065,7 +1065,7 @@ struct plan {
 	size_t clen;
 	off_t res_from, res_to; /* range bytes to reserve (may grow the file) */
 	off_t grow_to;     /* sparse growth by ftruncate (0: none) */
-	off_t commit_size; /* for the dirty mark: committed size to keep */
+	off_t commit_size; /* for the dirty mark: the size before (or after a shrink) */
 	bool shrink;       /* the dirty mark carries the new, smaller size */
 	bool same_size;    /* only overwrites: journal records suffice */
 };
@@ -1113,10 +1113,12 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 		ocsize = 0;
 	}
 	memcpy(old, f->craw[(f->seq + 1) % 2], sizeof(old));
-	/* 2. Dirty mark before the first byte of content or size changes
-	 * (an overwrite that keeps the size is marked by its journal record,
-	 * which the open of a clean file looks at). */
-	if ((!f->dirty && !p->same_size) || p->shrink) {
+	/* 2. Dirty mark with the size before this operation, before the
+	 * first byte of content or size changes: recovery looks for the last
+	 * block at that length (an overwrite that keeps the size is marked by
+	 * its journal record, which the open of a clean file looks at). */
+	if ((!p->same_size && (!f->dirty || f->committed != p->commit_size)) ||
+	    p->shrink) {
 		r = commit_write(f, fd, p->commit_size, true);
 		if (r)
 			goto undo;
@@ -1286,7 +1288,7 @@ ssize_t content_write(struct content_file *f, int fd, const void *buf,
 	p.res_from = block_off(b0);
 	p.res_to = block_off(b0) + (off_t)clen;
 	p.same_size = f->has_header && end <= psize;
-	p.commit_size = f->has_header ? (f->dirty ? f->committed : psize) : 0;
+	p.commit_size = f->has_header ? psize : 0;
 	r = run_plan(f, fd, &p);
 out:
 	secmem_wipe(plain, sizeof(plain));
@@ -1331,7 +1333,7 @@ int content_truncate(struct content_file *f, int fd, off_t size)
 		}
 		p.b0 = 1;
 		p.b1 = 0; /* no range */
-		p.commit_size = f->has_header ? (f->dirty ? f->committed : psize) : 0;
+		p.commit_size = f->has_header ? psize : 0;
 		/* Holes stay holes: only the padded block is reserved. */
 		p.grow_to = content_cipher_size(size);
 		return run_plan(f, fd, &p);
