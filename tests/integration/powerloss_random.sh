@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Power loss, randomized: a writer does appends, overwrites, truncates,
+# fsync and fdatasync through an encrypted mount whose volume sits on the
+# power-loss simulator (tests/powersim); then hundreds of crash states are
+# built from the one recorded trace, each mounted and checked: every byte a
+# completed fsync/fdatasync covered reads back intact and without EIO,
+# everything written later reads as old or new content or a shorter file.
+# A plain (pass-through) volume runs first as the control: there the model
+# holds by construction, so a violation there is a bug of the test itself.
+# SEED=N reproduces a run; POINTS=N sets the number of crash points.
+source "$(dirname "$0")/../lib/common.sh"
+POWERSIM=${POWERSIM:-$BUILD/tests/powersim/powersim}
+[ -x "$POWERSIM" ] || fail "no $POWERSIM: build it with 'make check TESTS=' in the build directory"
+SEED=${SEED:-$(( (RANDOM << 15) | RANDOM ))}
+POINTS=${POINTS:-500}
+OPS=${OPS:-1500}
+WRITER=$TOP/tests/tools/powerwriter.py
+echo "powerloss_random: SEED=$SEED POINTS=$POINTS OPS=$OPS (reproduce: SEED=$SEED bash $0)"
+
+# record KIND DIR: the writer's run on a KIND (plain|encrypted) volume over
+# the simulator; leaves DIR/trace, DIR/log and DIR/key.
+record() {
+	local kind=$1 d=$2 opt=()
+	mkdir -p "$d/back" "$d/sim" "$d/mnt"
+	_mounts+=("$d/cmnt" "$d/mnt" "$d/sim")
+	bg_start "$d/sim.pid" "$POWERSIM" record "$d/back" "$d/sim" "$d/trace"
+	for _ in $(seq 100); do mountpoint -q "$d/sim" && break; sleep 0.05; done
+	mountpoint -q "$d/sim" || fail "the simulator did not mount"
+	if [ "$kind" = plain ]; then
+		atr create --no-encryption "$d/sim" >/dev/null
+		opt=(-o encryption=off)
+	else
+		make_keyfile_volume "$d/sim" "$d/key" 2>/dev/null
+	fi
+	atr_mount "$d/sim" "$d/mnt" "${opt[@]}"
+	python3 "$WRITER" write "$d/mnt" "$d/log" --seed "$SEED" --ops "$OPS"
+	atr_umount "$d/mnt"
+	fusermount3 -u "$d/sim"
+	wait "$(cat "$d/sim.pid")" || fail "the simulator failed (trace incomplete)"
+	# The simulator itself: the trace replayed in full is the tree it served.
+	"$POWERSIM" materialize "$d/trace" "$d/full" --cut end --policy keep >/dev/null
+	diff -r "$d/back" "$d/full" >/dev/null ||
+		fail "$kind: the full replay of the trace differs from the tree served"
+	echo "$kind: trace of $("$POWERSIM" info "$d/trace" | wc -l) records, full replay identical to the tree served"
+}
+
+# crashes KIND DIR POINTS [MOUNT ARGS]
+crashes() {
+	local kind=$1 d=$2 points=$3 opt=()
+	shift 3
+	for o in "$@"; do opt+=(--mount-opt="$o"); done
+	echo "$kind volume, $points crash points:"
+	python3 "$WRITER" crashes --log "$d/log" --trace "$d/trace" --powersim "$POWERSIM" \
+		--atrestfs "$ATRESTFS" --work "$d" --points "$points" --seed "$SEED" "${opt[@]}" |
+		tee "$d/summary"
+}
+
+record plain "$WORK/plain"
+crashes plain "$WORK/plain" 100 -o encryption=off ||
+	fail "the control run on a plain volume breaks the model: the simulator or the checker is wrong (SEED=$SEED)"
+record encrypted "$WORK/enc"
+if ! crashes encrypted "$WORK/enc" "$POINTS"; then
+	# Format 1 re-seals a partial tail block in place, so a torn write can
+	# destroy fsynced bytes: its failure is known, format 2 must pass.
+	if [ "$(atr info "$WORK/enc/full" | awk '/^format:/ {print $2}')" = 1 ]; then
+		skip "content format 1 does not keep fsynced bytes through a torn write (a re-sealed tail block overwritten in place): $(grep '^crash points' "$WORK/enc/summary"); the guarantee comes with content format 2 (issue #11)"
+	fi
+	fail "fsynced data lost or EIO after a power cut on an encrypted volume (reproduce: SEED=$SEED bash $0)"
+fi
+echo "powerloss_random: no violation in $POINTS crash points (SEED=$SEED)"

@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Power-loss workload, checker and crash loop for atrestfs.
+
+  powerwriter.py write MNT LOG --seed S --ops N [--files K]
+      appends, overwrites (in place, partial blocks, across block
+      boundaries), truncates, fsync and fdatasync on K files in MNT; every
+      operation goes to LOG (JSON lines) with its data and its start and
+      end times (CLOCK_MONOTONIC ns, the clock of the simulator's trace).
+
+  powerwriter.py crashes --log LOG --trace TRACE --powersim BIN
+                 --atrestfs BIN --work DIR --points N --seed S
+      materialises N crash states of TRACE (powersim materialize), mounts
+      each with atrestfs and checks it against LOG (see check_file); prints
+      a summary; exit 0 when no state breaks the model, 1 otherwise.
+
+A crash after trace record c-1 (the cut keeps records 0..c-1, completed at
+time T) is judged with what the writer knew: a file's fsync/fdatasync that
+returned before T is guaranteed; an operation that started before T may
+or may not have reached the disk; one that started after T cannot have.
+"""
+import argparse
+import base64
+import errno
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+
+BLOCK = 4096
+MAX_SIZE = 160 * 1024
+
+
+def now():
+    return time.monotonic_ns()
+
+
+# ---------------------------------------------------------------- writer
+
+def pick_len(rng):
+    r = rng.random()
+    if r < 0.3:
+        return rng.randint(1, 100)
+    if r < 0.7:
+        return rng.randint(100, BLOCK + 200)
+    return rng.randint(BLOCK, 3 * BLOCK + 100)
+
+
+def pick_off(rng, size):
+    """Offsets inside the file, often at or around block boundaries."""
+    if size == 0:
+        return 0
+    r = rng.random()
+    if r < 0.4:
+        b = rng.randint(0, size // BLOCK) * BLOCK
+        return max(0, min(size - 1, b + rng.randint(-20, 20)))
+    return rng.randint(0, size - 1)
+
+
+def cmd_write(a):
+    rng = random.Random(a.seed)
+    log = open(a.log, "w")
+    names = ["f%d" % i for i in range(a.files)]
+    fds, sizes = {}, {}
+
+    def rec(d):
+        log.write(json.dumps(d) + "\n")
+
+    for n in names:
+        t0 = now()
+        fds[n] = os.open(os.path.join(a.mnt, n), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        sizes[n] = 0
+        rec({"op": "create", "f": n, "t0": t0, "t1": now()})
+    dfd = os.open(a.mnt, os.O_RDONLY | os.O_DIRECTORY)
+    os.fsync(dfd)
+    os.close(dfd)
+    for _ in range(a.ops):
+        n = rng.choice(names)
+        fd, size = fds[n], sizes[n]
+        r = rng.random()
+        if r < 0.30 or size == 0:
+            op, off, length = "write", size, pick_len(rng)
+        elif r < 0.55:
+            op, off, length = "write", pick_off(rng, size), pick_len(rng)
+        elif r < 0.65 or size > MAX_SIZE:
+            op = "truncate"
+            if size > MAX_SIZE or rng.random() < 0.7:
+                off = rng.randint(0, size)
+                if rng.random() < 0.3:
+                    off = off // BLOCK * BLOCK
+            else:
+                off = size + rng.randint(1, 2 * BLOCK)
+        elif r < 0.82:
+            op = "fsync"
+        else:
+            op = "fdatasync"
+        d = {"op": op, "f": n}
+        t0 = now()
+        if op == "write":
+            data = rng.randbytes(length)
+            os.pwrite(fd, data, off)
+            sizes[n] = max(size, off + length)
+            d.update(off=off, data=base64.b64encode(data).decode())
+        elif op == "truncate":
+            os.ftruncate(fd, off)
+            sizes[n] = off
+            d.update(size=off)
+        elif op == "fsync":
+            os.fsync(fd)
+        else:
+            os.fdatasync(fd)
+        d.update(t0=t0, t1=now())
+        rec(d)
+    for n in names:
+        os.close(fds[n])
+    log.close()
+    return 0
+
+
+# ---------------------------------------------------------------- checker
+
+def load_log(path):
+    ops = []
+    for line in open(path):
+        d = json.loads(line)
+        if "data" in d:
+            d["data"] = base64.b64decode(d["data"])
+        ops.append(d)
+    return ops
+
+
+def apply(content, d):
+    """Apply one logged operation to a bytearray; the range it touched."""
+    if d["op"] == "write":
+        off, data = d["off"], d["data"]
+        if len(content) < off:
+            content.extend(bytes(off - len(content)))
+        content[off:off + len(data)] = data
+        return (off, off + len(data))
+    if d["op"] == "truncate":
+        old, new = len(content), d["size"]
+        if new < old:
+            del content[new:]
+        else:
+            content.extend(bytes(new - old))
+        return (min(old, new), max(old, new))
+    return None
+
+
+def states_at(ops, fname, t_cut):
+    """(guaranteed state, later states, ranges touched after it, existence
+    guaranteed) for file fname with a crash at t_cut."""
+    mine = [d for d in ops if d["f"] == fname and d["t0"] < t_cut]
+    if not mine:
+        return None
+    base_i = -1
+    for i, d in enumerate(mine):
+        if d["op"] in ("fsync", "fdatasync") and d["t1"] < t_cut:
+            base_i = i
+    content = bytearray()
+    for d in mine[:base_i + 1]:
+        apply(content, d)
+    base = bytes(content)
+    later, dirty = [], []
+    for d in mine[base_i + 1:]:
+        rng = apply(content, d)
+        if rng:
+            later.append(bytes(content))
+            dirty.append(rng)
+    return base, later, dirty, base_i >= 0
+
+
+def merge(ranges, limit):
+    out = []
+    for a, b in sorted(ranges):
+        b = min(b, limit)
+        if a >= b:
+            continue
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return out
+
+
+def read_all(path):
+    """Contents in 4 KiB reads: (bytes, offset of the first EIO or None)."""
+    fd = os.open(path, os.O_RDONLY)
+    parts, off, eio = [], 0, None
+    try:
+        while True:
+            try:
+                b = os.pread(fd, BLOCK, off)
+            except OSError as e:
+                if e.errno != errno.EIO:
+                    raise
+                eio = off
+                break
+            if not b:
+                break
+            parts.append(b)
+            off += len(b)
+    finally:
+        os.close(fd)
+    return b"".join(parts), eio
+
+
+def check_file(path, st):
+    """Problems of one file against its states; (problems, bytes, fsynced)."""
+    base, later, dirty, must_exist = st
+    states = [base] + later
+    if not os.path.exists(path):
+        if must_exist:
+            return ["missing, though fsynced with %d bytes" % len(base)], 0, 0
+        return [], 0, 0
+    try:
+        r, eio = read_all(path)
+    except OSError as e:
+        return ["open/read failed: %s" % e], 0, 0
+    probs = []
+    if eio is not None:
+        what = "fsynced bytes" if eio < len(base) else "bytes written after the last fsync"
+        probs.append("EIO reading at offset %d (%s; fsynced length %d)" % (eio, what, len(base)))
+        return probs, eio, min(eio, len(base))
+    size = len(r)
+    lo, hi = min(len(s) for s in states), max(len(s) for s in states)
+    if size < lo:
+        probs.append("%d bytes long, shorter than every allowed state (fsynced %d, shortest %d)"
+                     % (size, len(base), lo))
+    if size > hi:
+        probs.append("%d bytes long, longer than any state written (%d)" % (size, hi))
+    # Outside the ranges touched since the fsync, only the fsynced bytes.
+    segs = merge(dirty + [(len(base), hi)], size)
+    pos = 0
+    for a, b in segs + [[size, size]]:
+        if pos < a and r[pos:a] != base[pos:a]:
+            i = next(i for i in range(pos, a) if i >= len(base) or r[i] != base[i])
+            probs.append("fsynced byte %d destroyed (untouched since the fsync)" % i)
+            break
+        pos = b
+    for a, b in segs:
+        if any(r[a:b] == s[a:b] for s in states):
+            continue
+        for i in range(a, b):
+            ok = any(i < len(s) and r[i] == s[i] for s in states) or \
+                (r[i] == 0 and any(i >= len(s) for s in states))
+            if not ok:
+                kind = "fsynced byte" if i < len(base) else "byte"
+                probs.append("%s %d holds a value no state had" % (kind, i))
+                break
+    return probs, size, min(size, len(base))
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, **kw)
+
+
+def cmd_crashes(a):
+    ops = load_log(a.log)
+    names = sorted({d["f"] for d in ops})
+    out = run([a.powersim, "info", a.trace])
+    if out.returncode:
+        print(out.stdout)
+        return 2
+    recs = [line.split("\t") for line in out.stdout.splitlines()]
+    times = [int(x[1]) for x in recs]
+    kinds = [x[2] for x in recs]
+    t_first = ops[0]["t0"]
+    lo = next(i for i, t in enumerate(times) if t > t_first) + 1
+    tears = [i + 1 for i in range(lo, len(recs)) if kinds[i] == "W"]
+    rng = random.Random(a.seed)
+    mnt = os.path.join(a.work, "cmnt")
+    state = os.path.join(a.work, "cstate")
+    os.makedirs(mnt, exist_ok=True)
+    stats = dict(points=0, files=0, bytes=0, fsynced=0, torn=0, violations=0)
+    bad = []
+    for p in range(a.points):
+        r = rng.random()
+        if r < 0.25 and tears:
+            cut, policy = rng.choice(tears), "tear-last"
+        else:
+            cut = rng.randint(lo, len(recs))
+            policy = "drop" if r < 0.4 else "random"
+        mseed = rng.getrandbits(32)
+        t_cut = times[cut - 1]
+        shutil.rmtree(state, ignore_errors=True)
+        m = run([a.powersim, "materialize", a.trace, state, "--cut", str(cut),
+                 "--policy", policy, "--seed", str(mseed)])
+        if m.returncode:
+            print(m.stdout)
+            return 2
+        stats["torn"] += m.stdout.count("torn")
+        repro = "powersim materialize TRACE OUT --cut %d --policy %s --seed %d" % (cut, policy, mseed)
+        mo = run([a.atrestfs, "mount", state, mnt] + a.mount_opt)
+        probs = []
+        if mo.returncode:
+            probs.append("mount failed: %s" % mo.stdout.strip())
+        else:
+            try:
+                for n in names:
+                    st = states_at(ops, n, t_cut)
+                    if st is None:
+                        continue
+                    pr, nb, nf = check_file(os.path.join(mnt, n), st)
+                    stats["files"] += 1
+                    stats["bytes"] += nb
+                    stats["fsynced"] += nf
+                    probs += ["%s: %s" % (n, x) for x in pr]
+            finally:
+                u = run(["fusermount3", "-u", mnt])
+                if u.returncode:
+                    print("cannot unmount %s: %s" % (mnt, u.stdout))
+                    return 2
+        stats["points"] += 1
+        if probs:
+            stats["violations"] += 1
+            bad.append((p, repro, probs, m.stdout.strip()))
+            if len(bad) <= a.show:
+                print("VIOLATION at crash point %d (%s):" % (p, repro))
+                for x in probs[:4]:
+                    print("    " + x)
+                for x in m.stdout.strip().splitlines()[1:5]:
+                    print("    state: " + x)
+    print("crash points: %(points)d, files checked: %(files)d, bytes read: %(bytes)d "
+          "(fsynced: %(fsynced)d), torn writes: %(torn)d, "
+          "crash points with violations: %(violations)d" % stats)
+    kinds_bad = {}
+    for _, _, probs, _ in bad:
+        for x in probs:
+            k = x.split(": ", 1)[1].split(" ")[0:3]
+            kinds_bad[" ".join(k)] = kinds_bad.get(" ".join(k), 0) + 1
+    for k, v in sorted(kinds_bad.items(), key=lambda kv: -kv[1]):
+        print("  %5d x %s..." % (v, k))
+    return 1 if bad else 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    w = sub.add_parser("write")
+    w.add_argument("mnt")
+    w.add_argument("log")
+    w.add_argument("--seed", type=int, required=True)
+    w.add_argument("--ops", type=int, default=1000)
+    w.add_argument("--files", type=int, default=4)
+    c = sub.add_parser("crashes")
+    for opt in ("--log", "--trace", "--powersim", "--atrestfs", "--work"):
+        c.add_argument(opt, required=True)
+    c.add_argument("--points", type=int, default=500)
+    c.add_argument("--seed", type=int, required=True)
+    c.add_argument("--show", type=int, default=5)
+    c.add_argument("--mount-opt", action="append", default=[],
+                   help="extra argument for atrestfs mount (repeat)")
+    a = ap.parse_args()
+    return cmd_write(a) if a.cmd == "write" else cmd_crashes(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
