@@ -64,7 +64,7 @@ if ! crashes encrypted "$WORK/enc" "$POINTS"; then
 	# Format 1 re-seals a partial tail block in place, so a torn write can
 	# destroy fsynced bytes: its failure is known, format 2 must pass.
 	if [ "$(atr info "$WORK/enc/full" | awk '/^format:/ {print $2}')" = 1 ]; then
-		skip "content format 1 does not keep fsynced bytes through a torn write (a re-sealed tail block overwritten in place): $(grep '^crash points' "$WORK/enc/summary"); the guarantee comes with content format 2 (issue #11)"
+		skip "content format 1 does not keep fsynced bytes through a torn write (a re-sealed tail block overwritten in place): $(grep '^crash points' "$WORK/enc/summary") ($(grep -E '^ +[0-9]+ x ' "$WORK/enc/summary" | sed 's/^ *//' | paste -sd, | sed 's/,/, /g')); the guarantee comes with content format 2 (issue #11)"
 	fi
 	fail "fsynced data lost or EIO after a power cut on an encrypted volume (reproduce: SEED=$SEED bash $0)"
 fi

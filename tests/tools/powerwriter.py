@@ -209,36 +209,42 @@ def read_all(path):
 
 
 def check_file(path, st):
-    """Problems of one file against its states; (problems, bytes, fsynced)."""
+    """Problems of one file against its states, each (kind, message);
+    and the bytes read, of them fsynced."""
     base, later, dirty, must_exist = st
     states = [base] + later
     if not os.path.exists(path):
         if must_exist:
-            return ["missing, though fsynced with %d bytes" % len(base)], 0, 0
+            return [("fsynced file missing", "missing, though fsynced with %d bytes"
+                     % len(base))], 0, 0
         return [], 0, 0
     try:
         r, eio = read_all(path)
     except OSError as e:
-        return ["open/read failed: %s" % e], 0, 0
-    probs = []
+        return [("open failed (%s)" % errno.errorcode.get(e.errno, e.errno),
+                 "open failed: %s" % e)], 0, 0
     if eio is not None:
-        what = "fsynced bytes" if eio < len(base) else "bytes written after the last fsync"
-        probs.append("EIO reading at offset %d (%s; fsynced length %d)" % (eio, what, len(base)))
-        return probs, eio, min(eio, len(base))
+        fsynced = eio < len(base)
+        kind = "EIO in fsynced bytes" if fsynced else "EIO after the fsynced bytes"
+        return [(kind, "EIO reading at offset %d (fsynced length %d)"
+                 % (eio, len(base)))], eio, min(eio, len(base))
+    probs = []
     size = len(r)
     lo, hi = min(len(s) for s in states), max(len(s) for s in states)
     if size < lo:
-        probs.append("%d bytes long, shorter than every allowed state (fsynced %d, shortest %d)"
-                     % (size, len(base), lo))
+        probs.append(("fsynced bytes cut off", "%d bytes long, shorter than every allowed "
+                      "state (fsynced %d, shortest %d)" % (size, len(base), lo)))
     if size > hi:
-        probs.append("%d bytes long, longer than any state written (%d)" % (size, hi))
+        probs.append(("longer than written", "%d bytes long, longer than any state written (%d)"
+                      % (size, hi)))
     # Outside the ranges touched since the fsync, only the fsynced bytes.
     segs = merge(dirty + [(len(base), hi)], size)
     pos = 0
     for a, b in segs + [[size, size]]:
         if pos < a and r[pos:a] != base[pos:a]:
             i = next(i for i in range(pos, a) if i >= len(base) or r[i] != base[i])
-            probs.append("fsynced byte %d destroyed (untouched since the fsync)" % i)
+            probs.append(("fsynced bytes destroyed",
+                          "fsynced byte %d destroyed (untouched since the fsync)" % i))
             break
         pos = b
     for a, b in segs:
@@ -248,8 +254,9 @@ def check_file(path, st):
             ok = any(i < len(s) and r[i] == s[i] for s in states) or \
                 (r[i] == 0 and any(i >= len(s) for s in states))
             if not ok:
-                kind = "fsynced byte" if i < len(base) else "byte"
-                probs.append("%s %d holds a value no state had" % (kind, i))
+                kind = "fsynced bytes destroyed" if i < len(base) else "content never written"
+                probs.append((kind, "byte %d holds a value no state had (fsynced length %d)"
+                              % (i, len(base))))
                 break
     return probs, size, min(size, len(base))
 
@@ -298,7 +305,7 @@ def cmd_crashes(a):
         mo = run([a.atrestfs, "mount", state, mnt] + a.mount_opt)
         probs = []
         if mo.returncode:
-            probs.append("mount failed: %s" % mo.stdout.strip())
+            probs.append(("mount failed", "mount failed: %s" % mo.stdout.strip()))
         else:
             try:
                 for n in names:
@@ -309,7 +316,7 @@ def cmd_crashes(a):
                     stats["files"] += 1
                     stats["bytes"] += nb
                     stats["fsynced"] += nf
-                    probs += ["%s: %s" % (n, x) for x in pr]
+                    probs += [(k, "%s: %s" % (n, x)) for k, x in pr]
             finally:
                 u = run(["fusermount3", "-u", mnt])
                 if u.returncode:
@@ -321,7 +328,7 @@ def cmd_crashes(a):
             bad.append((p, repro, probs, m.stdout.strip()))
             if len(bad) <= a.show:
                 print("VIOLATION at crash point %d (%s):" % (p, repro))
-                for x in probs[:4]:
+                for _, x in probs[:4]:
                     print("    " + x)
                 for x in m.stdout.strip().splitlines()[1:5]:
                     print("    state: " + x)
@@ -330,11 +337,10 @@ def cmd_crashes(a):
           "crash points with violations: %(violations)d" % stats)
     kinds_bad = {}
     for _, _, probs, _ in bad:
-        for x in probs:
-            k = x.split(": ", 1)[1].split(" ")[0:3]
-            kinds_bad[" ".join(k)] = kinds_bad.get(" ".join(k), 0) + 1
+        for k, _ in probs:
+            kinds_bad[k] = kinds_bad.get(k, 0) + 1
     for k, v in sorted(kinds_bad.items(), key=lambda kv: -kv[1]):
-        print("  %5d x %s..." % (v, k))
+        print("  %5d x %s" % (v, k))
     return 1 if bad else 0
 
 
