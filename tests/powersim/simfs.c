@@ -134,7 +134,9 @@ static uint64_t id_of_fd(int fd)
 
 static void *sim_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
+	/* A write as large as the program above issues it (atrestfs writes up
+	 * to 1 MiB at once) stays one record: one write in flight. */
+	conn->max_write = 1 << 20;
 	/* Inode numbers of the backing tree: stable ids for the kernel. */
 	cfg->use_ino = 1;
 	cfg->nullpath_ok = 0;
@@ -286,10 +288,11 @@ static int sim_utimens(const char *path, const struct timespec tv[2], struct fus
 }
 
 /* O_APPEND is dropped on the backing fd: the kernel has already placed
- * the write, and the trace must hold the offset the data really went to. */
+ * the write, and the trace must hold the offset the data really went to.
+ * O_DIRECT too: our buffers are not aligned, and durability is simulated. */
 static int open_flags(int flags)
 {
-	return (flags & ~(O_APPEND | O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC;
+	return (flags & ~(O_APPEND | O_DIRECT | O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC;
 }
 
 static int sim_create(const char *path, mode_t mode, struct fuse_file_info *fi)
