@@ -51,7 +51,10 @@ crashes() {
 	shift 3
 	for o in "$@"; do opt+=(--mount-opt="$o"); done
 	echo "$kind volume, $points crash points:"
-	python3 "$WRITER" crashes --log "$d/log" --trace "$d/trace" --powersim "$POWERSIM" \
+	# Each crash state is built where the volume was created (the
+	# simulator's mount point, empty again), as a node expects it.
+	rmdir "$d/sim"
+	python3 "$WRITER" crashes --state "$d/sim" --log "$d/log" --trace "$d/trace" --powersim "$POWERSIM" \
 		--atrestfs "$ATRESTFS" --work "$d" --points "$points" --seed "$SEED" "${opt[@]}" |
 		tee "$d/summary"
 }

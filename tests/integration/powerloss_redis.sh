@@ -99,13 +99,15 @@ PY
 # Prints one line; returns 1 when Redis refused or lost an acknowledged key.
 crash() {
 	local kind=$1 d=$2 cut=$3 policy=$4 mseed=$5 dir t out rc=0
-	rm -rf "$d/state"
-	"$POWERSIM" materialize "$d/trace" "$d/state" --cut "$cut" --policy "$policy" \
+	# Built where the volume was created (the simulator's mount point,
+	# unmounted), as a node expects it.
+	rm -rf "$d/sim"
+	"$POWERSIM" materialize "$d/trace" "$d/sim" --cut "$cut" --policy "$policy" \
 		--seed "$mseed" >"$d/desc" || fail "materialize failed: $(cat "$d/desc")"
 	t=$(awk -F'\t' -v n="$cut" 'NR == n {print $2}' "$d/info")
-	dir=$d/state
+	dir=$d/sim
 	if [ "$kind" = encrypted ]; then
-		atr_mount "$d/state" "$d/cmnt"
+		atr_mount "$d/sim" "$d/cmnt"
 		dir=$d/cmnt
 	fi
 	if start_redis "$dir" "$d/restart.log"; then
@@ -138,7 +140,7 @@ plain_bad=$BAD
 run encrypted
 echo "comparison: plain directory $plain_bad of $TOTAL crash states failed, encrypted volume $BAD of $TOTAL"
 if [ "$BAD" -gt 0 ]; then
-	if [ "$(atr info "$WORK/encrypted/state" | awk '/^format:/ {print $2}')" = 1 ]; then
+	if [ "$(atr info "$WORK/encrypted/sim" | awk '/^format:/ {print $2}')" = 1 ]; then
 		skip "content format 1 does not keep fsynced AOF bytes through a torn append (a re-sealed tail block overwritten in place): Redis failed in $BAD of $TOTAL crash states; the guarantee comes with content format 2 (issue #11)"
 	fi
 	fail "Redis lost acknowledged keys or refused to start after a power cut (reproduce: SEED=$SEED bash $0)"

@@ -9,7 +9,7 @@
       end times (CLOCK_MONOTONIC ns, the clock of the simulator's trace).
 
   powerwriter.py crashes --log LOG --trace TRACE --powersim BIN
-                 --atrestfs BIN --work DIR --points N --seed S
+                 --atrestfs BIN --work DIR --points N --seed S [--state DIR]
       materialises N crash states of TRACE (powersim materialize), mounts
       each with atrestfs and checks it against LOG (see check_file); prints
       a summary; exit 0 when no state breaks the model, 1 otherwise.
@@ -281,7 +281,7 @@ def cmd_crashes(a):
     tears = [i + 1 for i in range(lo, len(recs)) if kinds[i] == "W"]
     rng = random.Random(a.seed)
     mnt = os.path.join(a.work, "cmnt")
-    state = os.path.join(a.work, "cstate")
+    state = a.state or os.path.join(a.work, "cstate")
     os.makedirs(mnt, exist_ok=True)
     stats = dict(points=0, files=0, bytes=0, fsynced=0, torn=0, violations=0)
     bad = []
@@ -358,6 +358,8 @@ def main():
         c.add_argument(opt, required=True)
     c.add_argument("--points", type=int, default=500)
     c.add_argument("--seed", type=int, required=True)
+    c.add_argument("--state", help="where each crash state is built (default "
+                   "WORK/cstate); the volume's own path keeps node pins valid")
     c.add_argument("--show", type=int, default=5)
     c.add_argument("--mount-opt", action="append", default=[],
                    help="extra argument for atrestfs mount (repeat)")
