@@ -45,15 +45,18 @@ record() {
 	echo "$kind: trace of $("$POWERSIM" info "$d/trace" | wc -l) records, full replay identical to the tree served"
 }
 
-# crashes KIND DIR POINTS [MOUNT ARGS]
+# crashes KIND DIR POINTS [--sabotage] [MOUNT ARGS]
 crashes() {
 	local kind=$1 d=$2 points=$3 opt=()
 	shift 3
-	for o in "$@"; do opt+=(--mount-opt="$o"); done
+	for o in "$@"; do
+		case $o in --sabotage) opt+=("$o");; *) opt+=(--mount-opt="$o");; esac
+	done
 	echo "$kind volume, $points crash points:"
 	# Each crash state is built where the volume was created (the
 	# simulator's mount point, empty again), as a node expects it.
-	rmdir "$d/sim"
+	mountpoint -q "$d/sim" && fail "$d/sim is still mounted"
+	rm -rf "$d/sim"
 	python3 "$WRITER" crashes --state "$d/sim" --log "$d/log" --trace "$d/trace" --powersim "$POWERSIM" \
 		--atrestfs "$ATRESTFS" --work "$d" --points "$points" --seed "$SEED" "${opt[@]}" |
 		tee "$d/summary"
@@ -62,6 +65,13 @@ crashes() {
 record plain "$WORK/plain"
 crashes plain "$WORK/plain" 100 -o encryption=off ||
 	fail "the control run on a plain volume breaks the model: the simulator or the checker is wrong (SEED=$SEED)"
+# The checker's negative control: fsynced bytes changed or cut off on
+# purpose at 6 crash points must make 6 violations.
+crashes plain "$WORK/plain" 6 --sabotage -o encryption=off >"$WORK/sabotage" &&
+	fail "the checker missed fsynced bytes destroyed on purpose: $(tail -3 "$WORK/sabotage")"
+grep -q 'crash points with violations: 6$' "$WORK/sabotage" ||
+	fail "sabotage control: $(grep '^crash points' "$WORK/sabotage")"
+echo "negative control: $(grep -cE '^ +[0-9]+ x fsynced bytes (destroyed|cut off)' "$WORK/sabotage") kinds of sabotage, all 6 reported"
 record encrypted "$WORK/enc"
 if ! crashes encrypted "$WORK/enc" "$POINTS"; then
 	# Format 1 re-seals a partial tail block in place, so a torn write can

@@ -261,6 +261,30 @@ def check_file(path, st):
     return probs, size, min(size, len(base))
 
 
+def sabotage(rng, ops, names, t_cut, mnt, p):
+    """Break the model on purpose (the checker's negative control): change
+    an fsynced byte to a value no state had, or cut fsynced bytes off."""
+    for n in rng.sample(names, len(names)):
+        st = states_at(ops, n, t_cut)
+        if st is None:
+            continue
+        states = [st[0]] + st[1]
+        shortest = min(len(x) for x in states)
+        if shortest == 0:
+            continue
+        path = os.path.join(mnt, n)
+        if p % 2:
+            os.truncate(path, shortest - 1)
+        else:
+            i = rng.randrange(shortest)
+            v = next(v for v in range(256) if all(x[i] != v for x in states))
+            fd = os.open(path, os.O_WRONLY)
+            os.pwrite(fd, bytes([v]), i)
+            os.close(fd)
+        return
+    raise RuntimeError("sabotage: no file has fsynced bytes at this crash point")
+
+
 def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, **kw)
@@ -290,7 +314,7 @@ def cmd_crashes(a):
         if r < 0.25 and tears:
             cut, policy = rng.choice(tears), "tear-last"
         else:
-            cut = rng.randint(lo, len(recs))
+            cut = rng.randint((lo + len(recs)) // 2 if a.sabotage else lo, len(recs))
             policy = "drop" if r < 0.4 else "random"
         mseed = rng.getrandbits(32)
         t_cut = times[cut - 1]
@@ -308,6 +332,8 @@ def cmd_crashes(a):
             probs.append(("mount failed", "mount failed: %s" % mo.stdout.strip()))
         else:
             try:
+                if a.sabotage:
+                    sabotage(rng, ops, names, t_cut, mnt, p)
                 for n in names:
                     st = states_at(ops, n, t_cut)
                     if st is None:
@@ -361,6 +387,8 @@ def main():
     c.add_argument("--state", help="where each crash state is built (default "
                    "WORK/cstate); the volume's own path keeps node pins valid")
     c.add_argument("--show", type=int, default=5)
+    c.add_argument("--sabotage", action="store_true",
+                   help="break every crash state on purpose: each must be reported")
     c.add_argument("--mount-opt", action="append", default=[],
                    help="extra argument for atrestfs mount (repeat)")
     a = ap.parse_args()
