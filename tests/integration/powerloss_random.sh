@@ -62,7 +62,19 @@ crashes() {
 		tee "$d/summary"
 }
 
+# The simulator refuses what would make its crash states lies.
+mkdir -p "$WORK/nonempty/x" "$WORK/nmnt"
+out=$(timeout 10 "$POWERSIM" record "$WORK/nonempty" "$WORK/nmnt" "$WORK/ntrace" 2>&1) &&
+	fail "powersim recorded over a non-empty directory"
+grep -q "is not empty" <<<"$out" || fail "non-empty backing: $out"
+
 record plain "$WORK/plain"
+head -c -3 "$WORK/plain/trace" >"$WORK/cut.trace"
+out=$("$POWERSIM" info "$WORK/cut.trace" 2>&1) && fail "a cut-off trace was read"
+grep -q "is cut off" <<<"$out" || fail "cut-off trace: $out"
+out=$("$POWERSIM" materialize "$WORK/plain/trace" "$WORK/plain" --cut 5 2>&1) &&
+	fail "materialize wrote into an existing directory"
+grep -q "File exists" <<<"$out" || fail "existing output directory: $out"
 crashes plain "$WORK/plain" 100 -o encryption=off ||
 	fail "the control run on a plain volume breaks the model: the simulator or the checker is wrong (SEED=$SEED)"
 # The checker's negative control: fsynced bytes changed or cut off on

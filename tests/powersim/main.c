@@ -67,7 +67,7 @@ static int cmd_materialize(int argc, char **argv)
 	int have_cut = 0, r;
 	struct trace t;
 
-	for (int i = 2; i < argc; i++) {
+	for (int i = 2; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
 			return usage();
@@ -98,7 +98,6 @@ static int cmd_materialize(int argc, char **argv)
 		} else {
 			return usage();
 		}
-		i++;
 	}
 	if (!have_cut)
 		return usage();
