@@ -285,6 +285,27 @@ def sabotage(rng, ops, names, t_cut, mnt, p):
     raise RuntimeError("sabotage: no file has fsynced bytes at this crash point")
 
 
+def mount_fg(a, state, mnt):
+    """atrestfs in the foreground, its messages kept: (process, log file)."""
+    dlog = open(os.path.join(a.work, "daemon.log"), "w+")
+    proc = subprocess.Popen([a.atrestfs, "mount", state, mnt, "-f"] + a.mount_opt,
+                            stdout=dlog, stderr=subprocess.STDOUT)
+    for _ in range(400):
+        if os.path.ismount(mnt) or proc.poll() is not None:
+            break
+        time.sleep(0.01)
+    else:
+        proc.kill()
+        proc.wait()
+    return proc, dlog
+
+
+def dlog_text(dlog):
+    dlog.flush()
+    dlog.seek(0)
+    return dlog.read().strip()
+
+
 def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, **kw)
@@ -326,10 +347,10 @@ def cmd_crashes(a):
             return 2
         stats["torn"] += m.stdout.count("torn")
         repro = "powersim materialize TRACE OUT --cut %d --policy %s --seed %d" % (cut, policy, mseed)
-        mo = run([a.atrestfs, "mount", state, mnt] + a.mount_opt)
+        daemon, dlog = mount_fg(a, state, mnt)
         probs = []
-        if mo.returncode:
-            probs.append(("mount failed", "mount failed: %s" % mo.stdout.strip()))
+        if daemon.poll() is not None:
+            probs.append(("mount failed", "mount failed: %s" % dlog_text(dlog)))
         else:
             try:
                 if a.sabotage:
@@ -348,13 +369,17 @@ def cmd_crashes(a):
                 if u.returncode:
                     print("cannot unmount %s: %s" % (mnt, u.stdout))
                     return 2
+                daemon.wait(timeout=30)
+            # What the daemon said (why it returned EIO) goes with the report.
+            if probs:
+                probs += [("", "daemon: " + x) for x in dlog_text(dlog).splitlines()[:3]]
         stats["points"] += 1
         if probs:
             stats["violations"] += 1
             bad.append((p, repro, probs, m.stdout.strip()))
             if len(bad) <= a.show:
                 print("VIOLATION at crash point %d (%s):" % (p, repro))
-                for _, x in probs[:4]:
+                for _, x in probs[:6]:
                     print("    " + x)
                 for x in m.stdout.strip().splitlines()[1:5]:
                     print("    state: " + x)
@@ -364,7 +389,8 @@ def cmd_crashes(a):
     kinds_bad = {}
     for _, _, probs, _ in bad:
         for k, _ in probs:
-            kinds_bad[k] = kinds_bad.get(k, 0) + 1
+            if k:
+                kinds_bad[k] = kinds_bad.get(k, 0) + 1
     for k, v in sorted(kinds_bad.items(), key=lambda kv: -kv[1]):
         print("  %5d x %s" % (v, k))
     return 1 if bad else 0
