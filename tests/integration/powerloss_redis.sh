@@ -67,7 +67,7 @@ record() {
 	python3 "$CLIENT" set "$PORT" "$d/acks" --keys "$KEYS" --seed "$SEED" || fail "the client failed"
 	stop_redis
 	[ "$kind" = encrypted ] && atr_umount "$d/mnt"
-	fusermount3 -u "$d/sim"
+	atr_umount "$d/sim" # retried: the daemon may still be closing its files
 	wait "$(cat "$d/sim.pid")" || fail "the simulator failed (trace incomplete)"
 	"$POWERSIM" info "$d/trace" >"$d/info"
 	echo "$kind: $KEYS SETs acknowledged, trace of $(wc -l <"$d/info") records"

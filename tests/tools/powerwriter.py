@@ -2,15 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Power-loss workload, checker and crash loop for atrestfs.
 
-  powerwriter.py write MNT LOG --seed S --ops N [--files K]
+  powerwriter.py write MNT LOG --seed S [--ops N] [--files K] [--scenario]
       appends, overwrites (in place, partial blocks, across block
-      boundaries), truncates, fsync and fdatasync on K files in MNT; every
-      operation goes to LOG (JSON lines) with its data and its start and
-      end times (CLOCK_MONOTONIC ns, the clock of the simulator's trace).
+      boundaries), truncates, fsync and fdatasync on K files in MNT (or
+      --scenario: a fixed sequence on one file); every operation goes to
+      LOG (JSON lines) with its data and its start and end times
+      (CLOCK_MONOTONIC ns, the clock of the simulator's trace).
 
   powerwriter.py crashes --log LOG --trace TRACE --powersim BIN
                  --atrestfs BIN --work DIR --points N --seed S [--state DIR]
-      materialises N crash states of TRACE (powersim materialize), mounts
+                 [--exhaustive] [--sabotage] [--mount-opt ARG]...
+      materialises N crash states (--exhaustive: every cut) of TRACE (powersim materialize), mounts
       each with atrestfs and checks it against LOG (see check_file); prints
       a summary; exit 0 when no state breaks the model, 1 otherwise.
 
@@ -60,10 +62,51 @@ def pick_off(rng, size):
     return rng.randint(0, size - 1)
 
 
+def random_ops(rng, names, sizes, count):
+    """(file, op, offset or size, length) chosen at random."""
+    for _ in range(count):
+        n = rng.choice(names)
+        size = sizes[n]
+        r = rng.random()
+        if r < 0.30 or size == 0:
+            yield n, "write", size, pick_len(rng)
+        elif r < 0.55:
+            yield n, "write", pick_off(rng, size), pick_len(rng)
+        elif r < 0.65 or size > MAX_SIZE:
+            if size > MAX_SIZE or rng.random() < 0.7:
+                off = rng.randint(0, size)
+                if rng.random() < 0.3:
+                    off = off // BLOCK * BLOCK
+            else:
+                off = size + rng.randint(1, 2 * BLOCK)
+            yield n, "truncate", off, 0
+        elif r < 0.82:
+            yield n, "fsync", 0, 0
+        else:
+            yield n, "fdatasync", 0, 0
+
+
+# A fixed sequence on one file for an exhaustive run: the last, partial
+# block changes length (appends, truncates down and up) while other blocks
+# are overwritten between the syncs, which is where a format has to know
+# which version of its tail block is the committed one.
+SCENARIO = [
+    ("write", 0, 22210), ("fsync", 0, 0),
+    ("truncate", 23032, 0), ("write", 12388, 16000), ("fdatasync", 0, 0),
+    ("write", 40000, 700), ("write", 12388, 100), ("write", 16484, 100),
+    ("write", 4196, 100), ("fdatasync", 0, 0),
+    ("write", 22900, 5000), ("truncate", 15000, 0), ("write", 14990, 30),
+    ("write", 100, 8000), ("fsync", 0, 0),
+    ("truncate", 30000, 0), ("write", 29990, 20), ("write", 5000, 10),
+    ("fdatasync", 0, 0),
+    ("write", 0, 3), ("truncate", 4096, 0), ("write", 4000, 200), ("fsync", 0, 0),
+]
+
+
 def cmd_write(a):
     rng = random.Random(a.seed)
     log = open(a.log, "w")
-    names = ["f%d" % i for i in range(a.files)]
+    names = ["f%d" % i for i in range(1 if a.scenario else a.files)]
     fds, sizes = {}, {}
 
     def rec(d):
@@ -77,32 +120,18 @@ def cmd_write(a):
     dfd = os.open(a.mnt, os.O_RDONLY | os.O_DIRECTORY)
     os.fsync(dfd)
     os.close(dfd)
-    for _ in range(a.ops):
-        n = rng.choice(names)
-        fd, size = fds[n], sizes[n]
-        r = rng.random()
-        if r < 0.30 or size == 0:
-            op, off, length = "write", size, pick_len(rng)
-        elif r < 0.55:
-            op, off, length = "write", pick_off(rng, size), pick_len(rng)
-        elif r < 0.65 or size > MAX_SIZE:
-            op = "truncate"
-            if size > MAX_SIZE or rng.random() < 0.7:
-                off = rng.randint(0, size)
-                if rng.random() < 0.3:
-                    off = off // BLOCK * BLOCK
-            else:
-                off = size + rng.randint(1, 2 * BLOCK)
-        elif r < 0.82:
-            op = "fsync"
-        else:
-            op = "fdatasync"
+    if a.scenario:
+        ops = (("f0",) + op for op in SCENARIO)
+    else:
+        ops = random_ops(rng, names, sizes, a.ops)
+    for n, op, off, length in ops:
+        fd = fds[n]
         d = {"op": op, "f": n}
         t0 = now()
         if op == "write":
             data = rng.randbytes(length)
             os.pwrite(fd, data, off)
-            sizes[n] = max(size, off + length)
+            sizes[n] = max(sizes[n], off + length)
             d.update(off=off, data=base64.b64encode(data).decode())
         elif op == "truncate":
             os.ftruncate(fd, off)
@@ -261,6 +290,28 @@ def check_file(path, st):
     return probs, size, min(size, len(base))
 
 
+def crash_points(a, rng, lo, recs, kinds):
+    """(cut, policy, seed): drawn at random, or with --exhaustive every cut
+    once as it was and once as random, and every write torn twice."""
+    if a.exhaustive:
+        for cut in range(lo, len(recs) + 1):
+            yield cut, "keep", 0
+            yield cut, "random", rng.getrandbits(32)
+            if kinds[cut - 1] == "W":
+                yield cut, "tear-last", rng.getrandbits(32)
+                yield cut, "tear-last", rng.getrandbits(32)
+        return
+    tears = [i + 1 for i in range(lo, len(recs)) if kinds[i] == "W"]
+    for _ in range(a.points):
+        r = rng.random()
+        if r < 0.25 and tears:
+            cut, policy = rng.choice(tears), "tear-last"
+        else:
+            cut = rng.randint((lo + len(recs)) // 2 if a.sabotage else lo, len(recs))
+            policy = "drop" if r < 0.4 else "random"
+        yield cut, policy, rng.getrandbits(32)
+
+
 def sabotage(rng, ops, names, t_cut, mnt, p):
     """Break the model on purpose (the checker's negative control): change
     an fsynced byte to a value no state had, or cut fsynced bytes off."""
@@ -323,21 +374,13 @@ def cmd_crashes(a):
     kinds = [x[2] for x in recs]
     t_first = ops[0]["t0"]
     lo = next(i for i, t in enumerate(times) if t > t_first) + 1
-    tears = [i + 1 for i in range(lo, len(recs)) if kinds[i] == "W"]
     rng = random.Random(a.seed)
     mnt = os.path.join(a.work, "cmnt")
     state = a.state or os.path.join(a.work, "cstate")
     os.makedirs(mnt, exist_ok=True)
     stats = dict(points=0, files=0, bytes=0, fsynced=0, torn=0, violations=0)
     bad = []
-    for p in range(a.points):
-        r = rng.random()
-        if r < 0.25 and tears:
-            cut, policy = rng.choice(tears), "tear-last"
-        else:
-            cut = rng.randint((lo + len(recs)) // 2 if a.sabotage else lo, len(recs))
-            policy = "drop" if r < 0.4 else "random"
-        mseed = rng.getrandbits(32)
+    for p, (cut, policy, mseed) in enumerate(crash_points(a, rng, lo, recs, kinds)):
         t_cut = times[cut - 1]
         shutil.rmtree(state, ignore_errors=True)
         m = run([a.powersim, "materialize", a.trace, state, "--cut", str(cut),
@@ -405,6 +448,8 @@ def main():
     w.add_argument("--seed", type=int, required=True)
     w.add_argument("--ops", type=int, default=1000)
     w.add_argument("--files", type=int, default=4)
+    w.add_argument("--scenario", action="store_true",
+                   help="the fixed tail-block sequence on one file instead of random operations")
     c = sub.add_parser("crashes")
     for opt in ("--log", "--trace", "--powersim", "--atrestfs", "--work"):
         c.add_argument(opt, required=True)
@@ -413,6 +458,8 @@ def main():
     c.add_argument("--state", help="where each crash state is built (default "
                    "WORK/cstate); the volume's own path keeps node pins valid")
     c.add_argument("--show", type=int, default=5)
+    c.add_argument("--exhaustive", action="store_true",
+                   help="every cut of the trace instead of --points random ones")
     c.add_argument("--sabotage", action="store_true",
                    help="break every crash state on purpose: each must be reported")
     c.add_argument("--mount-opt", action="append", default=[],
