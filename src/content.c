@@ -10,11 +10,21 @@
  * The backing size is cached in the per-file state: the daemon is the only
  * writer of the volume while it is mounted, and every change of size goes
  * through here (under the caller's exclusive lock).
+ *
+ * Writes are ordered for the power-loss model of doc/daemon.md (writes
+ * since the last fsync persist as an ordered prefix, the one in flight as
+ * any subset of its sectors): first the commit record turns "dirty", then
+ * space is reserved (so ENOSPC/EFBIG come before anything changed), then
+ * each existing block goes to a journal slot before it is overwritten in
+ * place, and new blocks go last. Everything that can fail on bad data
+ * (reading a partial block) happens before the first write.
  */
 #include "content.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,16 +37,31 @@
 
 #define AAD_LEN (CONTENT_FILE_ID_LEN + 8)
 
+#define COMMIT_DIRTY 1u
+
 struct content_ctx {
-	uint8_t *key; /* secmem, 32 bytes */
+	uint8_t *key;  /* secmem, 32 bytes: content subkey */
+	uint8_t *xkey; /* secmem, 32 bytes: xattr subkey */
 };
 
 struct content_file {
-	uint8_t *key;                    /* secmem; valid when has_header */
+	uint8_t *key;                    /* secmem, 64: block key, commit key */
 	uint8_t id[CONTENT_FILE_ID_LEN]; /* valid when has_header */
 	bool has_header;
 	off_t csize; /* backing size, the daemon being the only writer */
 	struct content_ctx *ctx;
+	/* The last commit record (seq 0: none yet). */
+	uint64_t seq;
+	off_t committed;
+	bool dirty;
+	uint8_t craw[2][CONTENT_COMMIT_LEN]; /* both slots as on disk */
+	uint64_t jseq;     /* last journal record written or found */
+	uint64_t cjseq;    /* journal seq in the last commit record */
+	bool jready[2];    /* journal slot space reserved this session */
+	bool damaged;      /* every access gives EIO */
+	bool may_have_holes; /* below csize, past the header; false when known */
+	off_t blksize;       /* the backing file system's allocation unit */
+	ino_t ino;         /* for log lines */
 };
 
 /* ---- sizes ---- */
@@ -47,8 +72,10 @@ off_t content_plain_size(off_t csize)
 
 	if (csize == 0)
 		return 0;
-	if (csize < CONTENT_HEADER_LEN)
+	if (csize < CONTENT_EMPTY_LEN)
 		return -EIO;
+	if (csize <= CONTENT_HEADER_LEN)
+		return 0; /* header and commits, maybe journal: no content */
 	body = csize - CONTENT_HEADER_LEN;
 	rem = body % CONTENT_CBLOCK;
 	if (rem && rem <= CONTENT_OVERHEAD)
@@ -72,6 +99,12 @@ off_t content_size(const struct content_file *f)
 	return content_plain_size(f->csize);
 }
 
+/* Backing size of a file with a header and @p psize plaintext bytes. */
+static off_t csize_with_header(off_t psize)
+{
+	return psize ? content_cipher_size(psize) : CONTENT_EMPTY_LEN;
+}
+
 off_t content_fd_plain_size(int fd)
 {
 	struct stat st;
@@ -83,18 +116,21 @@ off_t content_fd_plain_size(int fd)
 
 /* ---- contexts ---- */
 
-int content_ctx_new(const uint8_t key[32], struct content_ctx **out)
+int content_ctx_new(const uint8_t key[32], const uint8_t xattr_key[32],
+		    struct content_ctx **out)
 {
 	struct content_ctx *ctx = calloc(1, sizeof(*ctx));
 
 	if (!ctx)
 		return -ENOMEM;
 	ctx->key = secmem_alloc(32);
-	if (!ctx->key) {
-		free(ctx);
+	ctx->xkey = secmem_alloc(32);
+	if (!ctx->key || !ctx->xkey) {
+		content_ctx_free(ctx);
 		return -ENOMEM;
 	}
 	memcpy(ctx->key, key, 32);
+	memcpy(ctx->xkey, xattr_key, 32);
 	*out = ctx;
 	return 0;
 }
@@ -104,98 +140,51 @@ void content_ctx_free(struct content_ctx *ctx)
 	if (!ctx)
 		return;
 	secmem_free(ctx->key);
+	secmem_free(ctx->xkey);
 	free(ctx);
 }
 
+/* Block key and commit-record key of the file, both bound to its ID. */
 static int derive_file_key(struct content_file *f)
 {
 	static const char info[] = "atrestfs file";
+	static const char info_commit[] = "atrestfs commit";
+	int r;
 
-	return crypto_hkdf(f->ctx->key, 32, f->id, sizeof(f->id),
-			   (const uint8_t *)info, strlen(info), f->key, 32);
-}
-
-int content_file_open(struct content_ctx *ctx, int fd,
-		      struct content_file **out)
-{
-	struct content_file *f;
-	uint8_t hdr[CONTENT_HEADER_LEN];
-	struct stat st;
-	int r = 0;
-
-	if (fstat(fd, &st))
-		return -errno;
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	f->ctx = ctx;
-	f->csize = st.st_size;
-	f->key = secmem_alloc(32);
-	if (!f->key) {
-		r = -ENOMEM;
-		goto err;
-	}
-	if (st.st_size > 0) {
-		if (content_plain_size(st.st_size) < 0) {
-			log_warn("backing file (inode %llu) has an impossible "
-				 "size %lld: truncated or corrupt",
-				 (unsigned long long)st.st_ino,
-				 (long long)st.st_size);
-		}
-		if (st.st_size < CONTENT_HEADER_LEN ||
-		    pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
-			r = -EIO;
-			log_warn("file header of inode %llu is cut short",
-				 (unsigned long long)st.st_ino);
-			goto err;
-		}
-		if (hdr[0] != 0 || hdr[1] != CONTENT_VERSION) {
-			r = -EIO;
-			log_warn("file header of inode %llu has unknown version "
-				 "%u", (unsigned long long)st.st_ino,
-				 hdr[0] << 8 | hdr[1]);
-			goto err;
-		}
-		memcpy(f->id, hdr + 2, sizeof(f->id));
-		f->has_header = true;
-		r = derive_file_key(f);
-		if (r)
-			goto err;
-	}
-	*out = f;
-	return 0;
-err:
-	content_file_free(f);
+	r = crypto_hkdf(f->ctx->key, 32, f->id, sizeof(f->id),
+			(const uint8_t *)info, strlen(info), f->key, 32);
+	if (!r)
+		r = crypto_hkdf(f->ctx->key, 32, f->id, sizeof(f->id),
+				(const uint8_t *)info_commit,
+				strlen(info_commit), f->key + 32, 32);
 	return r;
 }
 
-void content_file_free(struct content_file *f)
+static void put_u64(uint8_t *p, uint64_t v)
 {
-	if (!f)
-		return;
-	secmem_free(f->key);
-	free(f);
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
-/* A fresh file ID and its header, for an empty file's first byte. */
-static int write_header(struct content_file *f, int fd)
+static uint64_t get_u64(const uint8_t *p)
 {
-	uint8_t hdr[CONTENT_HEADER_LEN] = { 0, CONTENT_VERSION };
-	int r;
+	uint64_t v = 0;
 
-	r = crypto_random(f->id, sizeof(f->id));
-	if (r)
-		return r;
-	r = derive_file_key(f);
-	if (r)
-		return r;
-	memcpy(hdr + 2, f->id, sizeof(f->id));
-	if (pwrite(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
-		return errno ? -errno : -EIO;
-	f->has_header = true;
-	if (f->csize < CONTENT_HEADER_LEN)
-		f->csize = CONTENT_HEADER_LEN;
-	return 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
 }
 
 /* ---- single blocks ---- */
@@ -220,13 +209,16 @@ static bool all_zero(const uint8_t *p, size_t n)
  * Decrypt stored block @p b (@p clen bytes at @p c) into @p plain: a hole
  * reads as zeros. @return plaintext length or -EIO.
  */
-static ssize_t open_block(const struct content_file *f, uint64_t b,
-			  const uint8_t *c, size_t clen, uint8_t *plain)
+static ssize_t open_block_q(const struct content_file *f, uint64_t b,
+			    const uint8_t *c, size_t clen, uint8_t *plain,
+			    bool quiet)
 {
 	uint8_t aad[AAD_LEN];
 	size_t plen;
 
 	if (clen <= CONTENT_OVERHEAD || clen > CONTENT_CBLOCK) {
+		if (quiet)
+			return -EIO;
 		log_warn("block %llu is cut short (%zu bytes)",
 			 (unsigned long long)b, clen);
 		return -EIO;
@@ -240,13 +232,22 @@ static ssize_t open_block(const struct content_file *f, uint64_t b,
 	if (crypto_gcm_open(f->key, c, CRYPTO_NONCE_LEN, aad, sizeof(aad),
 			    c + CRYPTO_NONCE_LEN, plen, plain,
 			    c + CRYPTO_NONCE_LEN + plen)) {
-		log_warn("block %llu of file %02x%02x%02x%02x... failed "
-			 "authentication: returning EIO",
-			 (unsigned long long)b, f->id[0], f->id[1], f->id[2],
-			 f->id[3]);
+		if (!quiet)
+			log_warn("block %llu of inode %llu (file ID "
+				 "%02x%02x%02x%02x...) failed authentication: "
+				 "returning EIO",
+				 (unsigned long long)b,
+				 (unsigned long long)f->ino, f->id[0],
+				 f->id[1], f->id[2], f->id[3]);
 		return -EIO;
 	}
 	return (ssize_t)plen;
+}
+
+static ssize_t open_block(const struct content_file *f, uint64_t b,
+			  const uint8_t *c, size_t clen, uint8_t *plain)
+{
+	return open_block_q(f, b, c, clen, plain, false);
 }
 
 /* Encrypt @p plen bytes as block @p b into @p c (plen + 32 bytes). */
@@ -289,12 +290,12 @@ static ssize_t read_block(struct content_file *f, int fd, uint64_t b,
 	return open_block(f, b, c, want, plain);
 }
 
-/* Re-encrypt block @p b with plaintext length @p new_len (zero-extended). */
-static int resize_block(struct content_file *f, int fd, uint64_t b,
-			size_t new_len)
+/* Seal a new version of block @p b, @p new_len bytes long: its old bytes
+ * (zero-extended or cut), read and checked now, before anything is written. */
+static int reseal_block(struct content_file *f, int fd, uint64_t b,
+			size_t new_len, uint8_t *c)
 {
-	uint8_t plain[CONTENT_BLOCK], c[CONTENT_CBLOCK],
-		nonce[CRYPTO_NONCE_LEN];
+	uint8_t plain[CONTENT_BLOCK], nonce[CRYPTO_NONCE_LEN];
 	ssize_t old;
 	int r;
 
@@ -307,14 +308,674 @@ static int resize_block(struct content_file *f, int fd, uint64_t b,
 	if (!r)
 		r = seal_block(f, b, plain, new_len, nonce, c);
 	secmem_wipe(plain, sizeof(plain));
+	return r;
+}
+
+static int pwrite_all(int fd, const void *p, size_t n, off_t off)
+{
+	ssize_t w = pwrite(fd, p, n, off);
+
+	if (w == (ssize_t)n)
+		return 0;
+	return w < 0 ? -errno : -EIO;
+}
+
+/* pwrite/ftruncate on a read-only descriptor: reopen it read-write. */
+static int writable_fd(int fd)
+{
+	char p[64];
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && (fl & O_ACCMODE) == O_RDWR)
+		return dup(fd);
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return open(p, O_RDWR | O_CLOEXEC);
+}
+
+/* ---- commit records ---- */
+
+/*
+ * Commit record, 64 bytes at the start of sector 1 + slot: u64 seq (slot =
+ * seq % 2) || u64 plaintext size || u32 flags || u64 journal seq || 4 zero
+ * bytes || HMAC of file ID || bytes 0..31 under the file's commit key. Torn
+ * or forged slots fail the HMAC; the valid one with the higher seq wins.
+ * Journal records up to its journal seq are history; later ones are writes
+ * since the record.
+ */
+static int commit_mac(const struct content_file *f, const uint8_t rec[32],
+		      uint8_t mac[CRYPTO_MAC_LEN])
+{
+	uint8_t in[CONTENT_FILE_ID_LEN + 32];
+
+	memcpy(in, f->id, CONTENT_FILE_ID_LEN);
+	memcpy(in + CONTENT_FILE_ID_LEN, rec, 32);
+	return crypto_hmac(f->key + 32, 32, in, sizeof(in), mac);
+}
+
+/* Parse slot @p slot: 1 when valid (fills seq/size/flags), 0 when not. */
+static int commit_parse(const struct content_file *f, int slot,
+			const uint8_t rec[CONTENT_COMMIT_LEN], uint64_t *seq,
+			off_t *size, uint32_t *flags, uint64_t *jseq)
+{
+	uint8_t mac[CRYPTO_MAC_LEN];
+	uint64_t sq = get_u64(rec), sz = get_u64(rec + 8);
+	uint32_t fl = get_u32(rec + 16);
+
+	if (sq == 0 || sq % 2 != (uint64_t)slot || sz > (uint64_t)CONTENT_MAX_SIZE ||
+	    (fl & ~COMMIT_DIRTY) || !all_zero(rec + 28, 4))
+		return 0;
+	if (commit_mac(f, rec, mac) || !crypto_memeq(mac, rec + 32, sizeof(mac)))
+		return 0;
+	*seq = sq;
+	*size = (off_t)sz;
+	*flags = fl;
+	*jseq = get_u64(rec + 20);
+	return 1;
+}
+
+/* Write the next commit record; the slot it replaces is kept in craw. */
+static int commit_write(struct content_file *f, int fd, off_t size, bool dirty)
+{
+	uint8_t rec[CONTENT_COMMIT_LEN] = { 0 };
+	uint64_t seq = f->seq + 1;
+	int slot = (int)(seq % 2), r;
+
+	put_u64(rec, seq);
+	put_u64(rec + 8, (uint64_t)size);
+	put_u32(rec + 16, dirty ? COMMIT_DIRTY : 0);
+	put_u64(rec + 20, f->jseq);
+	r = commit_mac(f, rec, rec + 32);
+	if (!r)
+		r = pwrite_all(fd, rec, sizeof(rec),
+			       CONTENT_COMMIT_OFF + 512 * slot);
 	if (r)
 		return r;
-	if (pwrite(fd, c, new_len + CONTENT_OVERHEAD, block_off(b)) !=
-	    (ssize_t)(new_len + CONTENT_OVERHEAD))
-		return errno ? -errno : -EIO;
-	if (block_off(b) + (off_t)(new_len + CONTENT_OVERHEAD) > f->csize)
-		f->csize = block_off(b) + (off_t)(new_len + CONTENT_OVERHEAD);
+	memcpy(f->craw[slot], rec, sizeof(rec));
+	f->seq = seq;
+	f->committed = size;
+	f->dirty = dirty;
+	f->cjseq = f->jseq;
 	return 0;
+}
+
+/* Undo the last commit_write() after a failed operation: the old bytes of
+ * its slot go back, so the file is as it was. */
+static void commit_undo(struct content_file *f, int fd, const uint8_t old[CONTENT_COMMIT_LEN],
+			uint64_t seq, off_t committed, bool dirty, uint64_t cjseq)
+{
+	int slot = (int)(f->seq % 2);
+
+	if (f->seq == seq)
+		return;
+	f->cjseq = cjseq;
+	if (pwrite_all(fd, old, CONTENT_COMMIT_LEN,
+		       CONTENT_COMMIT_OFF + 512 * slot) == 0)
+		memcpy(f->craw[slot], old, CONTENT_COMMIT_LEN);
+	f->seq = seq;
+	f->committed = committed;
+	f->dirty = dirty;
+}
+
+int content_commit(struct content_file *f, int fd)
+{
+	int r;
+
+	/* Sparse no more (a gap filled since)? Then writes inside the file
+	 * need no space reserved again. */
+	if (f->may_have_holes && f->csize > CONTENT_HEADER_LEN &&
+	    lseek(fd, CONTENT_HEADER_LEN, SEEK_HOLE) >= f->csize)
+		f->may_have_holes = false;
+	/* Overwrites that kept the size left only journal records, which
+	 * carry their own authentication: nothing to commit for them. */
+	if (!f->has_header || !f->dirty || f->damaged)
+		return 0;
+	r = commit_write(f, fd, content_plain_size(f->csize), false);
+	/* fsync is allowed on a read-only descriptor; the record is ours to
+	 * write anyway. */
+	if (r == -EBADF) {
+		int wfd = writable_fd(fd);
+
+		if (wfd < 0)
+			return -errno;
+		r = commit_write(f, wfd, content_plain_size(f->csize), false);
+		close(wfd);
+	}
+	return r;
+}
+
+/* A fresh file ID and its keys, for a file without header, before the
+ * first block is sealed; the header itself is written by create_header(). */
+static int new_file_id(struct content_file *f)
+{
+	int r;
+
+	if (f->has_header)
+		return 0;
+	r = crypto_random(f->id, sizeof(f->id));
+	if (!r)
+		r = derive_file_key(f);
+	return r;
+}
+
+/* The header of an empty file: its ID and a commit record (size 0). */
+static int create_header(struct content_file *f, int fd, bool dirty)
+{
+	uint8_t h[CONTENT_EMPTY_LEN] = { 0, CONTENT_VERSION };
+	int r;
+
+	memcpy(h + 2, f->id, sizeof(f->id));
+	/* Both commit slots first (the first record goes to slot 1, seq 1),
+	 * then sector 0: whoever sees a version in sector 0 may rely on a
+	 * commit record being there; a torn creation leaves sector 0 zero. */
+	f->seq = 0;
+	memset(f->craw, 0, sizeof(f->craw));
+	put_u64(h + CONTENT_COMMIT_OFF + 512, 1);
+	put_u32(h + CONTENT_COMMIT_OFF + 512 + 16, dirty ? COMMIT_DIRTY : 0);
+	r = commit_mac(f, h + CONTENT_COMMIT_OFF + 512,
+		       h + CONTENT_COMMIT_OFF + 512 + 32);
+	if (!r)
+		r = pwrite_all(fd, h + CONTENT_COMMIT_OFF,
+			       sizeof(h) - CONTENT_COMMIT_OFF, CONTENT_COMMIT_OFF);
+	if (!r)
+		r = pwrite_all(fd, h, CONTENT_COMMIT_OFF, 0);
+	if (r) {
+		if (ftruncate(fd, 0) == 0)
+			f->csize = 0;
+		return r;
+	}
+	memcpy(f->craw[1], h + CONTENT_COMMIT_OFF + 512, CONTENT_COMMIT_LEN);
+	f->seq = 1;
+	f->committed = 0;
+	f->dirty = dirty;
+	f->has_header = true;
+	f->csize = CONTENT_EMPTY_LEN;
+	f->jseq = 0;
+	f->cjseq = 0;
+	f->jready[0] = f->jready[1] = false;
+	return 0;
+}
+
+int content_file_id(struct content_file *f, int fd,
+		    uint8_t id[CONTENT_FILE_ID_LEN])
+{
+	int r;
+
+	if (f->damaged)
+		return -EIO;
+	if (!f->has_header) {
+		r = new_file_id(f);
+		if (!r)
+			r = create_header(f, fd, false);
+		if (r)
+			return r;
+	}
+	memcpy(id, f->id, CONTENT_FILE_ID_LEN);
+	return 0;
+}
+
+/* ---- journal ---- */
+
+/*
+ * Journal record, in slot seq % 2: u64 seq || u64 block || u32 stored
+ * length || 12 zero bytes || the stored block exactly as it then goes in
+ * place. Its own GCM tag (AAD = file ID || block) authenticates it.
+ */
+static int journal_write(struct content_file *f, int fd, uint64_t b,
+			 const uint8_t *c, size_t clen)
+{
+	uint8_t *rec = tlsbuf_get(TLSBUF_JOURNAL, CONTENT_JOURNAL_SLOT);
+	uint64_t seq = f->jseq + 1;
+	int slot = (int)(seq % 2);
+	off_t at = CONTENT_JOURNAL_OFF + (off_t)slot * CONTENT_JOURNAL_SLOT;
+
+	if (!rec)
+		return -ENOMEM;
+	memset(rec, 0, CONTENT_JOURNAL_HDR);
+	put_u64(rec, seq);
+	put_u64(rec + 8, b);
+	put_u32(rec + 16, (uint32_t)clen);
+	memcpy(rec + CONTENT_JOURNAL_HDR, c, clen);
+	f->jseq = seq;
+	return pwrite_all(fd, rec, CONTENT_JOURNAL_HDR + clen, at);
+}
+
+/* Reserve both journal slots once per session, before the first use. */
+static int journal_reserve(struct content_file *f, int fd)
+{
+	if (f->jready[0])
+		return 0;
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, CONTENT_JOURNAL_OFF,
+		      2 * CONTENT_JOURNAL_SLOT) && errno != EOPNOTSUPP)
+		return -errno;
+	f->jready[0] = f->jready[1] = true;
+	return 0;
+}
+
+struct jrec {
+	bool valid;
+	uint64_t seq, block;
+	size_t clen;
+	uint8_t c[CONTENT_CBLOCK];
+};
+
+/* Read both journal slots; a record is valid only if its block opens. */
+static int journal_load(struct content_file *f, int fd, struct jrec j[2])
+{
+	uint8_t *raw = tlsbuf_get(TLSBUF_JOURNAL, CONTENT_JOURNAL_SLOT);
+	uint8_t plain[CONTENT_BLOCK];
+
+	if (!raw)
+		return -ENOMEM;
+	for (int s = 0; s < 2; s++) {
+		off_t at = CONTENT_JOURNAL_OFF + (off_t)s * CONTENT_JOURNAL_SLOT;
+		ssize_t n = pread(fd, raw, CONTENT_JOURNAL_SLOT, at);
+		uint64_t seq;
+		uint32_t clen;
+
+		j[s].valid = false;
+		if (n < 0)
+			return -errno;
+		if (n < CONTENT_JOURNAL_HDR)
+			continue;
+		seq = get_u64(raw);
+		clen = get_u32(raw + 16);
+		if (seq == 0 || seq % 2 != (uint64_t)s || clen <= CONTENT_OVERHEAD ||
+		    clen > CONTENT_CBLOCK || !all_zero(raw + 20, 12) ||
+		    (size_t)n < CONTENT_JOURNAL_HDR + clen)
+			continue;
+		if (seq > f->jseq)
+			f->jseq = seq;
+		if (seq <= f->cjseq)
+			continue; /* before the last commit record: history */
+		j[s].seq = seq;
+		j[s].block = get_u64(raw + 8);
+		j[s].clen = clen;
+		memcpy(j[s].c, raw + CONTENT_JOURNAL_HDR, clen);
+		if (open_block_q(f, j[s].block, j[s].c, clen, plain, true) >= 0)
+			j[s].valid = true;
+	}
+	secmem_wipe(plain, sizeof(plain));
+	return 0;
+}
+
+/* The newest valid journal record of block @p b, or NULL. */
+static const struct jrec *journal_find(const struct jrec j[2], uint64_t b)
+{
+	const struct jrec *best = NULL;
+
+	for (int s = 0; s < 2; s++)
+		if (j[s].valid && j[s].block == b && (!best || j[s].seq > best->seq))
+			best = &j[s];
+	return best;
+}
+
+/* ---- opening and recovery ---- */
+
+/* Is the stored block @p b valid at stored length @p clen? A hole counts
+ * only with @p hole_ok (inside the committed size a hole is content). */
+static bool block_valid_at(struct content_file *f, int fd, uint64_t b,
+			   size_t clen, bool hole_ok)
+{
+	uint8_t c[CONTENT_CBLOCK], plain[CONTENT_BLOCK];
+	ssize_t n;
+
+	if (clen <= CONTENT_OVERHEAD || clen > CONTENT_CBLOCK)
+		return false;
+	n = pread(fd, c, clen, block_off(b));
+	if (n != (ssize_t)clen)
+		return false;
+	if (all_zero(c, clen))
+		return hole_ok;
+	n = open_block_q(f, b, c, clen, plain, true);
+	secmem_wipe(plain, sizeof(plain));
+	return n >= 0;
+}
+
+struct recovery {
+	off_t size;        /* consistent plaintext size */
+	int nfix;          /* journalled blocks to put back in place */
+	const struct jrec *fix[2];
+	bool damaged;      /* committed bytes missing: never cut */
+};
+
+/*
+ * Find the last consistent state of a dirty file: journalled blocks whose
+ * in-place copy is torn come back from the journal; from the block holding
+ * the committed size on, blocks count while they authenticate, and the
+ * file ends after the first partial one (or before the first that does not
+ * authenticate or is a hole).
+ */
+static void recover_scan(struct content_file *f, int fd, const struct jrec j[2],
+			 struct recovery *rc)
+{
+	off_t c = f->csize, S = f->committed;
+	uint64_t k0 = (uint64_t)S / CONTENT_BLOCK, b;
+
+	memset(rc, 0, sizeof(*rc));
+	/* 1. Journalled blocks inside the committed region (full blocks). */
+	for (int s = 0; s < 2; s++) {
+		if (!j[s].valid || j[s].block >= k0 || journal_find(j, j[s].block) != &j[s])
+			continue;
+		if (block_valid_at(f, fd, j[s].block, CONTENT_CBLOCK, false))
+			continue;
+		if (j[s].clen != CONTENT_CBLOCK) {
+			rc->damaged = true;
+			return;
+		}
+		rc->fix[rc->nfix++] = &j[s];
+	}
+	/* 2. The tail, from the block holding the committed size. */
+	for (b = k0;; b++) {
+		off_t at = block_off(b);
+		size_t avail = at < c ? (size_t)(c - at < CONTENT_CBLOCK ? c - at : CONTENT_CBLOCK) : 0;
+		const struct jrec *jr = journal_find(j, b);
+		size_t plen;
+
+		if (avail > CONTENT_OVERHEAD && block_valid_at(f, fd, b, avail, false)) {
+			plen = avail - CONTENT_OVERHEAD;
+		} else if (b == k0 && S % CONTENT_BLOCK &&
+			   avail >= (size_t)(S % CONTENT_BLOCK) + CONTENT_OVERHEAD &&
+			   block_valid_at(f, fd, b, (size_t)(S % CONTENT_BLOCK) +
+							CONTENT_OVERHEAD, true)) {
+			/* The committed version (a hole too: sparse files). */
+			plen = (size_t)(S % CONTENT_BLOCK);
+		} else if (jr && at < c) {
+			plen = jr->clen - CONTENT_OVERHEAD;
+			if (rc->nfix < 2)
+				rc->fix[rc->nfix++] = jr;
+		} else {
+			rc->size = (off_t)b * CONTENT_BLOCK;
+			break;
+		}
+		rc->size = (off_t)b * CONTENT_BLOCK + (off_t)plen;
+		if (plen < CONTENT_BLOCK)
+			break;
+	}
+	if (rc->size < S)
+		rc->damaged = true;
+}
+
+/* Apply a recovery: journalled blocks back in place, the tail cut. */
+static int recover_apply(struct content_file *f, int fd, const struct recovery *rc)
+{
+	off_t want = csize_with_header(rc->size);
+	int r;
+
+	for (int i = 0; i < rc->nfix; i++) {
+		r = pwrite_all(fd, rc->fix[i]->c, rc->fix[i]->clen,
+			       block_off(rc->fix[i]->block));
+		if (r)
+			return r;
+	}
+	if (f->csize != want && ftruncate(fd, want))
+		return -errno;
+	f->csize = want;
+	return 0;
+}
+
+
+/*
+ * Read header and commit records, then judge the file: empty, consistent
+ * with a clean commit, recoverable (dirty), or damaged. With @p repair a
+ * dirty file is recovered on disk. @p out (optional) gets the findings.
+ * @return 0 (also for damaged files: f->damaged), 1 when repaired, -errno.
+ */
+static int load_file(struct content_file *f, int fd, bool repair,
+		     struct content_check *out)
+{
+	uint8_t h[CONTENT_EMPTY_LEN];
+	struct stat st;
+	ssize_t n;
+	uint64_t seq[2] = { 0, 0 };
+	off_t size[2] = { 0, 0 };
+	uint32_t flags[2] = { 0, 0 };
+	uint64_t jseq[2] = { 0, 0 };
+	int valid[2], w, r = 0;
+	struct jrec *j = NULL;
+	struct recovery rc;
+
+	if (fstat(fd, &st))
+		return -errno;
+	f->ino = st.st_ino;
+	f->csize = st.st_size;
+	f->blksize = st.st_blksize > 0 ? st.st_blksize : 4096;
+	out->committed_size = -1;
+	out->backing_before = out->backing_after = st.st_size;
+	if (st.st_size == 0)
+		return 0;
+	n = pread(fd, h, sizeof(h), 0);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n < sizeof(h))
+		memset(h + n, 0, sizeof(h) - (size_t)n);
+	/* A header whose creation was torn: the commit sectors may be there,
+	 * sector 0 is not. Nothing was ever written after it. */
+	if (st.st_size <= CONTENT_EMPTY_LEN && st.st_size >= CONTENT_COMMIT_OFF &&
+	    st.st_size % 512 == 0 && all_zero(h, CONTENT_COMMIT_OFF)) {
+		out->torn_tail = true;
+		out->size = 0;
+		if (!repair) {
+			f->csize = 0;
+			return 0;
+		}
+		w = writable_fd(fd);
+		if (w < 0)
+			return -errno;
+		r = ftruncate(w, 0) ? -errno : 0;
+		close(w);
+		if (r)
+			return r;
+		f->csize = 0;
+		out->backing_after = 0;
+		return 1;
+	}
+	if (n < 2 + CONTENT_FILE_ID_LEN || h[0] != 0 || h[1] != CONTENT_VERSION) {
+		out->bad_header = true;
+		log_warn("file header of inode %llu is cut short or has an "
+			 "unknown version (%u)", (unsigned long long)st.st_ino,
+			 n >= 2 ? (unsigned)(h[0] << 8 | h[1]) : 0u);
+		return -EIO;
+	}
+	memcpy(f->id, h + 2, sizeof(f->id));
+	r = derive_file_key(f);
+	if (r)
+		return r;
+	f->has_header = true;
+	for (int s = 0; s < 2; s++) {
+		memcpy(f->craw[s], h + CONTENT_COMMIT_OFF + 512 * s, CONTENT_COMMIT_LEN);
+		valid[s] = commit_parse(f, s, f->craw[s], &seq[s], &size[s], &flags[s],
+					&jseq[s]);
+	}
+	w = valid[0] && (!valid[1] || seq[0] > seq[1]) ? 0 : valid[1] ? 1 : -1;
+	if (w < 0) {
+		/* Sector 0 is written after the commit slots: cut or forged. */
+		out->no_commit = true;
+		f->damaged = true;
+		log_warn("inode %llu (file ID %02x%02x%02x%02x...) has no valid "
+			 "commit record: returning EIO",
+			 (unsigned long long)st.st_ino, f->id[0], f->id[1],
+			 f->id[2], f->id[3]);
+		return 0;
+	}
+	f->seq = seq[w];
+	f->committed = size[w];
+	f->dirty = flags[w] & COMMIT_DIRTY;
+	f->jseq = f->cjseq = jseq[w];
+	/* Holes in the blocks (sparse files) need space reserved before they
+	 * are written; one look per open says whether there are any. */
+	f->may_have_holes = st.st_size > CONTENT_HEADER_LEN &&
+			    lseek(fd, CONTENT_HEADER_LEN, SEEK_HOLE) < st.st_size;
+	out->committed_size = f->committed;
+	out->dirty = f->dirty;
+	j = malloc(2 * sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	r = journal_load(f, fd, j);
+	if (r)
+		goto out;
+	if (!f->dirty) {
+		/* Clean: the size is the committed one; overwrites since the
+		 * record (same size) may have left a block torn, which its
+		 * journal record puts back. */
+		off_t p = content_plain_size(st.st_size);
+
+		memset(&rc, 0, sizeof(rc));
+		rc.size = p;
+		for (int s = 0; s < 2 && p > 0; s++) {
+			uint64_t nb = (uint64_t)(p + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+			off_t at = block_off(j[s].block);
+			size_t len;
+
+			if (!j[s].valid || j[s].block >= nb ||
+			    journal_find(j, j[s].block) != &j[s])
+				continue;
+			len = (size_t)(st.st_size - at < CONTENT_CBLOCK ? st.st_size - at
+									: CONTENT_CBLOCK);
+			if (j[s].clen != len || block_valid_at(f, fd, j[s].block, len, false))
+				continue;
+			rc.fix[rc.nfix++] = &j[s];
+		}
+		out->size = p < 0 ? 0 : p;
+		if (p != f->committed) {
+			out->size_mismatch = true;
+			f->damaged = true;
+			log_warn("inode %llu (file ID %02x%02x%02x%02x...) was "
+				 "closed at %lld bytes but its backing file is "
+				 "%lld bytes (cut or extended): returning EIO",
+				 (unsigned long long)st.st_ino, f->id[0], f->id[1],
+				 f->id[2], f->id[3], (long long)f->committed,
+				 (long long)st.st_size);
+			goto out;
+		}
+		if (rc.nfix == 0)
+			goto out;
+		goto fix;
+	}
+	/* Dirty: written since its last durability point. */
+	recover_scan(f, fd, j, &rc);
+	out->size = rc.size;
+	if (rc.damaged) {
+		out->size_mismatch = true;
+		f->damaged = true;
+		log_warn("inode %llu lost committed data (%lld bytes committed, "
+			 "%lld consistent): returning EIO",
+			 (unsigned long long)st.st_ino, (long long)f->committed,
+			 (long long)rc.size);
+		goto out;
+	}
+	if (rc.nfix == 0 && csize_with_header(rc.size) == st.st_size &&
+	    (rc.size || st.st_size <= CONTENT_HEADER_LEN))
+		goto out; /* consistent as it is */
+fix:
+	out->torn_tail = true;
+	if (!repair) {
+		r = 0;
+		goto out;
+	}
+	{
+		int wfd = writable_fd(fd);
+
+		if (wfd < 0) {
+			r = -errno;
+			goto out;
+		}
+		r = recover_apply(f, wfd, &rc);
+		close(wfd);
+	}
+	if (r)
+		goto out;
+	log_warn("inode %llu had a torn tail or a torn block after a crash: "
+		 "recovered at %lld bytes (%lld committed)",
+		 (unsigned long long)st.st_ino, (long long)rc.size,
+		 (long long)f->committed);
+	out->backing_after = f->csize;
+	r = 1;
+out:
+	if (j) {
+		secmem_wipe(j, 2 * sizeof(*j));
+		free(j);
+	}
+	return r;
+}
+
+int content_file_open(struct content_ctx *ctx, int fd,
+		      struct content_file **out)
+{
+	struct content_check chk;
+	struct content_file *f;
+	int r;
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->ctx = ctx;
+	f->key = secmem_alloc(64);
+	if (!f->key) {
+		free(f);
+		return -ENOMEM;
+	}
+	memset(&chk, 0, sizeof(chk));
+	r = load_file(f, fd, true, &chk);
+	if (r < 0) {
+		content_file_free(f);
+		return r;
+	}
+	*out = f;
+	return 0;
+}
+
+void content_file_free(struct content_file *f)
+{
+	if (!f)
+		return;
+	secmem_free(f->key);
+	free(f);
+}
+
+int content_check_file(struct content_ctx *ctx, int fd, bool repair,
+		       struct content_check *out)
+{
+	struct content_file f = { .ctx = ctx };
+	uint8_t plain[CONTENT_BLOCK];
+	uint64_t nb;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	f.key = secmem_alloc(64);
+	if (!f.key)
+		return -ENOMEM;
+	r = load_file(&f, fd, repair, out);
+	if (r < 0) {
+		if (r == -EIO && out->bad_header)
+			r = 2;
+		goto out;
+	}
+	if (f.damaged) {
+		r = 2;
+		goto out;
+	}
+	/* Every block up to the consistent size (a tail left unrepaired is
+	 * reported as such, not as bad blocks: a mount would cut it back). */
+	if (out->torn_tail && !repair)
+		f.csize = csize_with_header(out->size);
+	nb = (uint64_t)(content_plain_size(f.csize) + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+	for (uint64_t b = 0; b < nb; b++) {
+		ssize_t n = read_block(&f, fd, b, plain);
+
+		if (n == -EIO) {
+			if (!out->bad_blocks++)
+				out->first_bad_block = b;
+		} else if (n < 0) {
+			r = (int)n;
+			goto out;
+		}
+	}
+	secmem_wipe(plain, sizeof(plain));
+	if (out->bad_blocks || (out->torn_tail && !repair))
+		r = 2;
+out:
+	secmem_free(f.key);
+	return r;
 }
 
 /* ---- byte ranges ---- */
@@ -329,7 +990,7 @@ ssize_t content_read(struct content_file *f, int fd, void *buf, size_t size,
 	bool used_plain = false;
 	ssize_t n;
 
-	if (psize < 0 && f->csize < CONTENT_HEADER_LEN)
+	if (f->damaged || (psize < 0 && f->csize < CONTENT_HEADER_LEN))
 		return -EIO;
 	if (psize < 0) {
 		/* Cut short: serve the whole blocks, the rest fails below. */
@@ -385,16 +1046,160 @@ out:
 	return n;
 }
 
+/*
+ * The writes of one operation, in the order the power-loss model needs:
+ * dirty mark, space reservation, then each existing block journalled and
+ * overwritten, then the new blocks. @p c holds the stored blocks b0..b1
+ * back to back (@p clen bytes); @p pad (if @p pad_len) is block @p pad_b.
+ */
+struct plan {
+	uint64_t pad_b;
+	const uint8_t *pad;
+	size_t pad_len;
+	uint64_t b0, b1;
+	const uint8_t *c;
+	size_t clen;
+	off_t res_from, res_to; /* range bytes to reserve (may grow the file) */
+	off_t grow_to;     /* sparse growth by ftruncate (0: none) */
+	off_t commit_size; /* for the dirty mark: the size before (or after a shrink) */
+	bool shrink;       /* the dirty mark carries the new, smaller size */
+	bool same_size;    /* only overwrites: journal records suffice */
+};
+
+/* Before anything is written: reserve the bytes this plan writes, so that
+ * ENOSPC and EFBIG come now (the file unchanged), not half way. */
+static int reserve(struct content_file *f, int fd, off_t from, off_t to)
+{
+	int mode = to > f->csize ? 0 : FALLOC_FL_KEEP_SIZE;
+
+	if (to <= from)
+		return 0;
+	/* Inside a file without holes the space is already ours, and so is
+	 * the rest of its last allocated block (a small append). */
+	if (!f->may_have_holes &&
+	    (mode || to <= (f->csize + f->blksize - 1) / f->blksize * f->blksize))
+		return 0;
+	if (fallocate(fd, mode, from, to - from) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP)
+		return -errno;
+	/* No fallocate on this file system: at least the size limit. */
+	if (to > f->csize && ftruncate(fd, to))
+		return -errno;
+	return 0;
+}
+
+static int run_plan(struct content_file *f, int fd, const struct plan *p)
+{
+	uint8_t old[CONTENT_COMMIT_LEN];
+	uint64_t oseq = f->seq, ocjseq = f->cjseq;
+	off_t ocommitted = f->committed, ocsize = f->csize;
+	bool odirty = f->dirty, new_header = false;
+	uint64_t existing = (uint64_t)(content_plain_size(f->csize) + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+	size_t done = 0;
+	int r = 0;
+
+	/* 1. Header for a file that had none (its commit record is dirty). */
+	if (!f->has_header) {
+		r = create_header(f, fd, true);
+		if (r)
+			return r;
+		new_header = true;
+		oseq = f->seq;
+		ocsize = 0;
+	}
+	memcpy(old, f->craw[(f->seq + 1) % 2], sizeof(old));
+	/* 2. Dirty mark with the size before this operation, before the
+	 * first byte of content or size changes: recovery looks for the last
+	 * block at that length (an overwrite that keeps the size is marked by
+	 * its journal record, which the open of a clean file looks at). */
+	if ((!p->same_size && (!f->dirty || f->committed != p->commit_size)) ||
+	    p->shrink) {
+		r = commit_write(f, fd, p->commit_size, true);
+		if (r)
+			goto undo;
+	}
+	/* 3. Space and size next: if that fails, the dirty mark is undone
+	 * and the file is byte for byte as it was. */
+	if (p->pad_len)
+		r = reserve(f, fd, block_off(p->pad_b),
+			    block_off(p->pad_b) + (off_t)p->pad_len);
+	if (!r)
+		r = reserve(f, fd, p->res_from, p->res_to);
+	if (!r && (p->pad_len || (p->clen && p->b0 < existing)))
+		r = journal_reserve(f, fd);
+	if (!r && p->grow_to > f->csize && ftruncate(fd, p->grow_to))
+		r = -errno;
+	if (r)
+		goto undo;
+	if (p->grow_to > f->csize || (p->res_to > p->res_from && p->res_from > f->csize))
+		f->may_have_holes = true; /* a gap left before the new end */
+	if (p->pad_len && block_off(p->pad_b) + (off_t)p->pad_len > f->csize)
+		f->csize = block_off(p->pad_b) + (off_t)p->pad_len;
+	if (p->res_to > f->csize)
+		f->csize = p->res_to;
+	if (p->grow_to > f->csize)
+		f->csize = p->grow_to;
+	/* 4. Existing blocks: journal, then in place. */
+	if (p->pad_len) {
+		r = journal_write(f, fd, p->pad_b, p->pad, p->pad_len);
+		if (!r)
+			r = pwrite_all(fd, p->pad, p->pad_len, block_off(p->pad_b));
+		if (r)
+			goto fail;
+	}
+	for (uint64_t b = p->b0; b <= p->b1 && b < existing && done < p->clen; b++) {
+		size_t len = p->clen - done < CONTENT_CBLOCK ? p->clen - done : CONTENT_CBLOCK;
+
+		r = journal_write(f, fd, b, p->c + done, len);
+		if (!r)
+			r = pwrite_all(fd, p->c + done, len, block_off(b));
+		if (r)
+			goto fail;
+		done += len;
+	}
+	/* 5. New blocks: one write; a torn one is cut back at recovery. */
+	if (done < p->clen) {
+		r = pwrite_all(fd, p->c + done, p->clen - done,
+			       block_off(p->b0) + (off_t)done);
+		if (r)
+			goto fail;
+	}
+	return 0;
+undo:
+	commit_undo(f, fd, old, oseq, ocommitted, odirty, ocjseq);
+	if (new_header) {
+		if (ftruncate(fd, 0) == 0) {
+			f->has_header = false;
+			f->csize = 0;
+		}
+	} else if (ftruncate(fd, ocsize) == 0) {
+		f->csize = ocsize;
+	}
+	return r;
+fail:
+	/* A device error half way: the file stays dirty; the next open
+	 * recovers it like after a crash. */
+	{
+		struct stat st;
+
+		if (fstat(fd, &st) == 0)
+			f->csize = st.st_size;
+	}
+	return r;
+}
+
 ssize_t content_write(struct content_file *f, int fd, const void *buf,
 		      size_t size, off_t off)
 {
 	const uint8_t *src = buf;
 	off_t psize, end;
 	uint64_t b0, b1, nblocks;
-	uint8_t *c, *nonces, plain[CONTENT_BLOCK];
+	uint8_t *c, *nonces, plain[CONTENT_BLOCK], pad[CONTENT_CBLOCK];
+	struct plan p = { 0 };
 	size_t clen = 0;
 	ssize_t n;
-	int r;
+	int r = 0;
 
 	if (off < 0 || size > SSIZE_MAX)
 		return -EINVAL;
@@ -402,22 +1207,23 @@ ssize_t content_write(struct content_file *f, int fd, const void *buf,
 		return 0;
 	if (off > CONTENT_MAX_SIZE || (off_t)size > CONTENT_MAX_SIZE - off)
 		return -EFBIG;
+	if (f->damaged)
+		return -EIO;
 	psize = content_plain_size(f->csize);
 	if (psize < 0)
 		return -EIO;
-	if (!f->has_header) {
-		r = write_header(f, fd);
-		if (r)
-			return r;
-	}
+	r = new_file_id(f);
+	if (r)
+		return r;
 	/* 1. The old last block becomes a middle block: pad it to full. */
 	if (psize % CONTENT_BLOCK &&
 	    (uint64_t)off / CONTENT_BLOCK > (uint64_t)psize / CONTENT_BLOCK) {
-		r = resize_block(f, fd, (uint64_t)psize / CONTENT_BLOCK,
-				 CONTENT_BLOCK);
+		p.pad_b = (uint64_t)psize / CONTENT_BLOCK;
+		r = reseal_block(f, fd, p.pad_b, CONTENT_BLOCK, pad);
 		if (r)
-			goto fail;
-		psize = content_plain_size(f->csize);
+			return r;
+		p.pad = pad;
+		p.pad_len = CONTENT_CBLOCK;
 	}
 	end = off + (off_t)size;
 	b0 = (uint64_t)off / CONTENT_BLOCK;
@@ -437,104 +1243,118 @@ ssize_t content_write(struct content_file *f, int fd, const void *buf,
 		size_t from = b == b0 ? (size_t)(off - pstart) : 0;
 		size_t to = b == b1 ? (size_t)(end - pstart) : CONTENT_BLOCK;
 		size_t old_len = 0, new_len;
-		const uint8_t *p;
+		const uint8_t *pt;
 
 		if (pstart < psize)
 			old_len = psize - pstart < CONTENT_BLOCK
 					  ? (size_t)(psize - pstart)
 					  : CONTENT_BLOCK;
+		if (p.pad_len && b == p.pad_b)
+			old_len = CONTENT_BLOCK;
 		new_len = to > old_len ? to : old_len;
 		if (from == 0 && to == new_len) {
-			p = src + (pstart + (off_t)from - off);
+			pt = src + (pstart + (off_t)from - off);
 		} else {
 			if (old_len) {
 				n = read_block(f, fd, b, plain);
 				if (n < 0) {
 					r = (int)n;
-					goto fail;
+					goto out;
 				}
 			}
 			if (old_len < from)
 				memset(plain + old_len, 0, from - old_len);
 			memcpy(plain + from, src + (pstart + (off_t)from - off),
 			       to - from);
-			p = plain;
+			pt = plain;
 		}
-		r = seal_block(f, b, p, new_len,
+		r = seal_block(f, b, pt, new_len,
 			       nonces + (b - b0) * CRYPTO_NONCE_LEN, c + clen);
 		if (r)
-			goto fail;
+			goto out;
 		clen += new_len + CONTENT_OVERHEAD;
 	}
 	secmem_wipe(plain, sizeof(plain));
 
-	/* 3. One write for the whole range; a gap before it stays a hole. */
-	n = pwrite(fd, c, clen, block_off(b0));
-	if (n != (ssize_t)clen) {
-		r = n < 0 ? -errno : -EIO;
-		goto fail;
-	}
-	if (block_off(b0) + (off_t)clen > f->csize)
-		f->csize = block_off(b0) + (off_t)clen;
-	return (ssize_t)size;
-fail:
+	/* 3. The writes, in crash-safe order. */
+	p.b0 = b0;
+	p.b1 = b1;
+	p.c = c;
+	p.clen = clen;
+	p.res_from = block_off(b0);
+	p.res_to = block_off(b0) + (off_t)clen;
+	p.same_size = f->has_header && end <= psize;
+	p.commit_size = f->has_header ? psize : 0;
+	r = run_plan(f, fd, &p);
+out:
 	secmem_wipe(plain, sizeof(plain));
-	{
-		/* Whatever reached the disk, the cached size follows it. */
-		struct stat st;
-		if (fstat(fd, &st) == 0)
-			f->csize = st.st_size;
-	}
-	return r;
+	return r ? r : (ssize_t)size;
 }
 
 int content_truncate(struct content_file *f, int fd, off_t size)
 {
-	off_t psize = content_plain_size(f->csize);
-	uint64_t last;
+	off_t psize;
+	uint8_t blk[CONTENT_CBLOCK];
+	struct plan p = { 0 };
 	int r;
 
 	if (size < 0)
 		return -EINVAL;
 	if (size > CONTENT_MAX_SIZE)
 		return -EFBIG;
+	if (f->damaged)
+		return -EIO;
+	psize = content_plain_size(f->csize);
 	if (psize < 0)
-		psize = 0; /* a damaged tail is cut away or rewritten */
-	if (size == 0) {
-		if (ftruncate(fd, 0))
-			return -errno;
-		f->csize = 0;
-		f->has_header = false; /* the next write gets a fresh ID */
-		return 0;
-	}
+		return -EIO;
 	if (size == psize)
 		return 0;
-	if (!f->has_header) {
-		r = write_header(f, fd);
-		if (r)
-			return r;
-	}
+	r = new_file_id(f);
+	if (r)
+		return r;
 	if (size > psize) {
 		/* Grow: zero-extend the old last block, the rest is holes. */
 		if (psize % CONTENT_BLOCK) {
-			last = (uint64_t)psize / CONTENT_BLOCK;
-			r = resize_block(f, fd, last,
-					 (uint64_t)size / CONTENT_BLOCK > last
-						 ? CONTENT_BLOCK
-						 : (size_t)(size % CONTENT_BLOCK));
+			uint64_t last = (uint64_t)psize / CONTENT_BLOCK;
+			size_t len = (uint64_t)size / CONTENT_BLOCK > last
+					     ? CONTENT_BLOCK
+					     : (size_t)(size % CONTENT_BLOCK);
+
+			r = reseal_block(f, fd, last, len, blk);
 			if (r)
 				return r;
+			p.pad_b = last;
+			p.pad = blk;
+			p.pad_len = len + CONTENT_OVERHEAD;
 		}
-	} else if (size % CONTENT_BLOCK) {
-		/* Shrink into a block: re-encrypt it at its new length. */
-		r = resize_block(f, fd, (uint64_t)size / CONTENT_BLOCK,
-				 (size_t)(size % CONTENT_BLOCK));
+		p.b0 = 1;
+		p.b1 = 0; /* no range */
+		p.commit_size = f->has_header ? psize : 0;
+		/* Holes stay holes: only the padded block is reserved. */
+		p.grow_to = content_cipher_size(size);
+		return run_plan(f, fd, &p);
+	}
+	/* Shrink: the dirty mark carries the new size first, then the new
+	 * last block (journalled), then the cut. */
+	if (size % CONTENT_BLOCK) {
+		r = reseal_block(f, fd, (uint64_t)size / CONTENT_BLOCK,
+				 (size_t)(size % CONTENT_BLOCK), blk);
 		if (r)
 			return r;
+		p.pad_b = (uint64_t)size / CONTENT_BLOCK;
+		p.pad = blk;
+		p.pad_len = (size_t)(size % CONTENT_BLOCK) + CONTENT_OVERHEAD;
 	}
-	if (ftruncate(fd, content_cipher_size(size)))
+	p.b0 = 1;
+	p.b1 = 0;
+	p.commit_size = size;
+	p.shrink = true;
+	r = run_plan(f, fd, &p);
+	if (r)
+		return r;
+	if (ftruncate(fd, csize_with_header(size)))
 		return -errno;
-	f->csize = content_cipher_size(size);
+	f->csize = csize_with_header(size);
 	return 0;
 }
 
@@ -545,7 +1365,7 @@ off_t content_seek(struct content_file *f, int fd, off_t off, int whence)
 
 	if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		return -EINVAL;
-	if (psize < 0)
+	if (psize < 0 || f->damaged)
 		return -EIO;
 	if (off < 0)
 		return -EINVAL;
@@ -593,7 +1413,7 @@ int content_blob_seal(struct content_ctx *ctx, const void *aad,
 
 	if (r)
 		return r;
-	return crypto_gcm_seal(ctx->key, out, CRYPTO_NONCE_LEN, aad, aad_len,
+	return crypto_gcm_seal(ctx->xkey, out, CRYPTO_NONCE_LEN, aad, aad_len,
 			       in, len, out + CRYPTO_NONCE_LEN,
 			       out + CRYPTO_NONCE_LEN + len);
 }
@@ -606,7 +1426,7 @@ int content_blob_open(struct content_ctx *ctx, const void *aad,
 	if (len < CONTENT_OVERHEAD)
 		return -EIO;
 	plen = len - CONTENT_OVERHEAD;
-	return crypto_gcm_open(ctx->key, in, CRYPTO_NONCE_LEN, aad, aad_len,
+	return crypto_gcm_open(ctx->xkey, in, CRYPTO_NONCE_LEN, aad, aad_len,
 			       in + CRYPTO_NONCE_LEN, plen, out,
 			       in + CRYPTO_NONCE_LEN + plen)
 		       ? -EIO

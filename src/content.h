@@ -1,23 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * File content format of an encrypted volume (no FUSE in here).
+ * File content format of an encrypted volume (no FUSE in here); every byte
+ * is described in doc/file-format.md, "File content".
  *
- * A non-empty backing file is a header followed by blocks:
+ *   [0, 512)      u16 version (2) || 16-byte file ID, written once
+ *   [512, 1536)   two commit slots, one per 512-byte sector
+ *   [1536, 9856)  two journal slots of 4160 bytes
+ *   [9856, ...)   block i at 9856 + 4128 i: nonce || GCM(<= 4096) || tag
+ *   AAD(i)        = file ID || u64 block number (big endian)
  *
- *   header  = u16 version (big endian, 1) || 16-byte random file ID
- *   block i = 16-byte nonce || AES-256-GCM(ciphertext of <= 4096 bytes) || tag
- *   AAD(i)  = file ID || u64 block number (big endian)
- *
- * Every block but the last holds exactly 4096 plaintext bytes. A block whose
- * stored bytes are all zero is a hole and reads as zeros. The file key is
- * HKDF(content key, salt = file ID, info = "atrestfs file"). An empty file
- * has no header; a file gets a fresh ID when it is created or truncated to
- * zero.
+ * Power loss: an authenticated block is never overwritten in place without
+ * its new bytes first being complete in a journal slot, and the commit
+ * record (size, "dirty" flag, sequence number, HMAC) alternates between two
+ * sectors, so under the ordered-prefix model of doc/daemon.md a torn write
+ * leaves either the old or the new version of every block. A file whose
+ * last commit is clean must have exactly the committed size (a cut or an
+ * extension reads EIO); a dirty one is recovered at open: journalled blocks
+ * are restored and a torn tail is cut back to its last consistent block.
  *
  * Callers serialise access per file: content_read() under a shared lock,
- * content_write()/content_truncate() under an exclusive one (a reader must
- * never see half a block). The functions take the backing fd per call so
- * that any open descriptor of the file can be used.
+ * everything that writes under an exclusive one (a reader must never see
+ * half a block). The functions take the backing fd per call so that any
+ * open descriptor of the file can be used.
  */
 #ifndef ATRESTFS_CONTENT_H
 #define ATRESTFS_CONTENT_H
@@ -26,38 +30,55 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CONTENT_VERSION 1
+#define CONTENT_VERSION 2
 #define CONTENT_BLOCK 4096
 #define CONTENT_FILE_ID_LEN 16
-#define CONTENT_HEADER_LEN (2 + CONTENT_FILE_ID_LEN)
 #define CONTENT_OVERHEAD 32 /* nonce + tag per block */
 #define CONTENT_CBLOCK (CONTENT_BLOCK + CONTENT_OVERHEAD)
+#define CONTENT_COMMIT_OFF 512 /* commit slot s at 512 + 512 s */
+#define CONTENT_COMMIT_LEN 64
+#define CONTENT_JOURNAL_OFF 1536 /* journal slot s at 1536 + 4160 s */
+#define CONTENT_JOURNAL_HDR 32
+#define CONTENT_JOURNAL_SLOT (CONTENT_JOURNAL_HDR + CONTENT_CBLOCK)
+/* What a file with a header and no content occupies: header + commits. */
+#define CONTENT_EMPTY_LEN CONTENT_JOURNAL_OFF
+#define CONTENT_HEADER_LEN (CONTENT_JOURNAL_OFF + 2 * CONTENT_JOURNAL_SLOT)
 /* Largest plaintext size whose backing size still fits in an off_t. */
 #define CONTENT_MAX_SIZE                                                       \
 	((off_t)((INT64_MAX - CONTENT_HEADER_LEN) / CONTENT_CBLOCK) *          \
 	 CONTENT_BLOCK)
 
-/** Volume-wide content state: the content subkey. Opaque. */
+/** Volume-wide content state: the content and xattr subkeys. Opaque. */
 struct content_ctx;
 
 /** Per-file state: file ID and file key, loaded from the header. Opaque. */
 struct content_file;
 
 /**
- * Make a content context from the volume's 32-byte content subkey (copied
- * into locked memory; the caller wipes its own copy).
+ * Make a content context from the volume's 32-byte content subkey and its
+ * 32-byte xattr subkey (both copied into locked memory; the caller wipes
+ * its own copies).
  */
-int content_ctx_new(const uint8_t key[32], struct content_ctx **out);
+int content_ctx_new(const uint8_t key[32], const uint8_t xattr_key[32],
+		    struct content_ctx **out);
 void content_ctx_free(struct content_ctx *ctx);
 
 /**
- * Per-file state for the backing file @p fd: reads and checks the header if
- * the file is non-empty. A short or unknown header gives -EIO.
+ * Per-file state for the backing file @p fd: reads the header and the
+ * commit records if the file is non-empty. A file whose last commit is
+ * dirty is recovered here (journalled blocks restored, a torn tail cut
+ * back; this needs a writable @p fd, or the file is reopened read-write
+ * through /proc). A file found damaged (cut, extended, no commit record
+ * for its data) opens, and every read or write of it gives -EIO. A short or
+ * unknown header gives -EIO.
  */
 int content_file_open(struct content_ctx *ctx, int fd, struct content_file **out);
 void content_file_free(struct content_file *f);
 
-/** Plaintext size for a backing file of @p csize bytes (-EIO if impossible). */
+/**
+ * Plaintext size for a backing file of @p csize bytes (-EIO if impossible),
+ * assuming it is consistent (content_size() knows better for an open one).
+ */
 off_t content_plain_size(off_t csize);
 
 /** Plaintext size of an open file (from the cached backing size). */
@@ -86,8 +107,60 @@ ssize_t content_read(struct content_file *f, int fd, void *buf, size_t size,
 ssize_t content_write(struct content_file *f, int fd, const void *buf,
 		      size_t size, off_t off);
 
-/** Set the plaintext size to @p size (shrink or grow; -EFBIG past the max). */
+/**
+ * Set the plaintext size to @p size (shrink or grow; -EFBIG past the max).
+ * Like content_write(), an error that the backing file system reports
+ * before anything is written (EFBIG, ENOSPC) leaves the file unchanged.
+ */
 int content_truncate(struct content_file *f, int fd, off_t size);
+
+/**
+ * Durability point (fsync, release of a written file, unmount): if the
+ * file changed since its last commit, write a clean commit record with its
+ * size, so that from now on a cut or an extension reads -EIO. The caller
+ * fsyncs afterwards when it wants the record on disk.
+ */
+int content_commit(struct content_file *f, int fd);
+
+/**
+ * The stable 16-byte file ID that extended attribute values of this file
+ * are bound to. A file without a header (empty) gets one (with a clean
+ * commit for size 0), which is why @p fd must be writable then.
+ */
+int content_file_id(struct content_file *f, int fd,
+		    uint8_t id[CONTENT_FILE_ID_LEN]);
+
+/** What content_check_file() found. */
+struct content_check {
+	bool bad_header;      /**< unknown version or header cut short */
+	bool no_commit;       /**< data but no valid commit record */
+	bool dirty;           /**< last commit dirty: written, not closed */
+	bool size_mismatch;   /**< cut or extended against a clean commit,
+				   or cut below a dirty commit's size */
+	bool torn_tail;       /**< a torn, uncommitted tail (or journalled
+				   block) was found: cut back / restored
+				   when repairing */
+	off_t committed_size; /**< size in the last commit record (-1: none) */
+	off_t size;           /**< consistent plaintext size found */
+	off_t backing_before; /**< backing size before, and after a repair */
+	off_t backing_after;
+	uint64_t bad_blocks;  /**< blocks failing authentication */
+	uint64_t first_bad_block;
+};
+
+/**
+ * Check a whole backing file offline (atrestfs fsck): header, commit
+ * records, journal, and every block up to the consistent size. With
+ * @p repair, a torn tail is cut back and journalled blocks are restored
+ * (what a mount would do on first open); nothing else is changed, so no
+ * authentic ciphertext is ever deleted.
+ * @return 0 when the file is clean, 1 when @p repair fixed it and nothing
+ * else is wrong, 2 when damage remains (described in @p out: bad header,
+ * no commit, size mismatch, bad blocks), or a negative errno when the
+ * check itself failed (I/O error, out of memory).
+ */
+int content_check_file(struct content_ctx *ctx, int fd, bool repair,
+		       struct content_check *out);
 
 /**
  * Translate SEEK_DATA/SEEK_HOLE on the plaintext to the backing file.
@@ -99,7 +172,8 @@ off_t content_seek(struct content_file *f, int fd, off_t off, int whence);
 /**
  * Seal a small value that is not file content (extended attribute values):
  * nonce || GCM(value) || tag, @p len + CONTENT_OVERHEAD bytes into @p out,
- * under the content key, with @p aad bound in.
+ * under the xattr subkey, with @p aad bound in (the caller puts the stored
+ * name and the owner's file or directory ID there).
  */
 int content_blob_seal(struct content_ctx *ctx, const void *aad, size_t aad_len,
 		      const void *in, size_t len, uint8_t *out);

@@ -243,6 +243,23 @@ static int plain_name(struct atr_fs *fs, struct fs_inode *dir,
 
 /* ---- attributes ---- */
 
+static int content_of(struct atr_fs *fs, struct fs_inode *inode, int fd);
+
+/* A file's size is what its content state says: a file left dirty by a
+ * crash is recovered (its torn tail cut) before its size is reported. */
+static void load_content(struct atr_fs *fs, struct fs_inode *inode)
+{
+	char path[PROC_FD_LEN];
+	int fd;
+
+	proc_path(inode->fd, path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* the size formula below is the fallback */
+	(void)content_of(fs, inode, fd);
+	close(fd);
+}
+
 static void fix_attr(struct atr_fs *fs, struct fs_inode *inode,
 		     struct stat *st)
 {
@@ -250,7 +267,15 @@ static void fix_attr(struct atr_fs *fs, struct fs_inode *inode,
 
 	if (!fs->encrypted)
 		return;
-	if (S_ISREG(st->st_mode)) {
+	if (S_ISREG(st->st_mode) && inode && !inode->cf && st->st_size > 0)
+		load_content(fs, inode);
+	if (S_ISREG(st->st_mode) && inode && inode->cf) {
+		/* Loaded (maybe recovered after a crash): it knows its size. */
+		pthread_rwlock_rdlock(&inode->lock);
+		p = content_size(inode->cf);
+		pthread_rwlock_unlock(&inode->lock);
+		st->st_size = p < 0 ? 0 : p;
+	} else if (S_ISREG(st->st_mode)) {
 		p = content_plain_size(st->st_size);
 		if (p < 0) /* cut short: report the whole blocks */
 			p = st->st_size > CONTENT_HEADER_LEN
@@ -262,7 +287,6 @@ static void fix_attr(struct atr_fs *fs, struct fs_inode *inode,
 		/* Length of base64url(tag || target) minus the tag. */
 		st->st_size = (off_t)names_target_len((size_t)st->st_size);
 	}
-	(void)inode;
 }
 
 static int do_getattr(struct atr_fs *fs, struct fs_inode *inode,
@@ -404,6 +428,9 @@ static int do_truncate(struct atr_fs *fs, struct fs_inode *inode,
 		if (!r) {
 			pthread_rwlock_wrlock(&inode->lock);
 			r = content_truncate(inode->cf, fd, size);
+			/* truncate(2) by path: no release will follow. */
+			if (!r && own)
+				r = content_commit(inode->cf, fd);
 			pthread_rwlock_unlock(&inode->lock);
 		}
 	}
@@ -910,7 +937,17 @@ static void atr_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void atr_release(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
-	(void)ino;
+	struct fs_inode *inode = ino_of(req, ino);
+
+	/* A durability point: a written file is committed at its size, so a
+	 * cut or an extension from now on reads EIO. */
+	if (fs_of(req)->encrypted && inode->cf) {
+		pthread_rwlock_wrlock(&inode->lock);
+		if (content_commit(inode->cf, fh_of(fi)->fd))
+			log_warn("inode %llu: commit record not written at "
+				 "close", (unsigned long long)inode->ino);
+		pthread_rwlock_unlock(&inode->lock);
+	}
 	close(fh_of(fi)->fd);
 	free(fh_of(fi));
 	fuse_reply_err(req, 0);
@@ -919,10 +956,18 @@ static void atr_release(fuse_req_t req, fuse_ino_t ino,
 static void atr_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		      struct fuse_file_info *fi)
 {
-	int fd = fh_of(fi)->fd;
+	struct fs_inode *inode = ino_of(req, ino);
+	int fd = fh_of(fi)->fd, r = 0;
 
-	(void)ino;
-	/* The header and every block live in the one backing file. */
+	/* The commit record (size, clean) goes down with the blocks: the
+	 * header, journal and every block live in the one backing file. */
+	if (fs_of(req)->encrypted && inode->cf) {
+		pthread_rwlock_wrlock(&inode->lock);
+		r = content_commit(inode->cf, fd);
+		pthread_rwlock_unlock(&inode->lock);
+		if (r)
+			return (void)fuse_reply_err(req, -r);
+	}
 	if (datasync ? fdatasync(fd) : fsync(fd))
 		return (void)fuse_reply_err(req, errno);
 	fuse_reply_err(req, 0);
@@ -1112,6 +1157,53 @@ static int xattr_backing_name(struct atr_fs *fs, const char *name, char *out,
 	return 0;
 }
 
+/*
+ * What an xattr value is bound to: the stored name and its owner's ID (a
+ * regular file's stable file ID, a directory's ID), so that a value copied
+ * to another name or another file or directory reads EIO.
+ */
+static int xattr_aad(struct atr_fs *fs, struct fs_inode *inode,
+		     const char *bname, uint8_t **aad, size_t *len)
+{
+	size_t n = strlen(bname);
+	uint8_t id[CONTENT_FILE_ID_LEN];
+	char path[PROC_FD_LEN];
+	struct stat st;
+	int fd, r;
+
+	_Static_assert(CONTENT_FILE_ID_LEN == NAMES_DIRID_LEN, "ID lengths");
+	if (fstat(inode->fd, &st))
+		return -errno;
+	if (S_ISDIR(st.st_mode)) {
+		r = dir_id(inode, id);
+	} else if (S_ISREG(st.st_mode)) {
+		proc_path(inode->fd, path);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		r = content_of(fs, inode, fd);
+		if (!r) {
+			pthread_rwlock_wrlock(&inode->lock);
+			r = content_file_id(inode->cf, fd, id);
+			pthread_rwlock_unlock(&inode->lock);
+		}
+		close(fd);
+	} else {
+		return -EOPNOTSUPP;
+	}
+	if (r)
+		return r;
+	*aad = malloc(n + sizeof(id));
+	if (!*aad)
+		return -ENOMEM;
+	memcpy(*aad, bname, n);
+	memcpy(*aad + n, id, sizeof(id));
+	*len = n + sizeof(id);
+	return 0;
+}
+
 static void atr_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size, int flags)
 {
@@ -1125,11 +1217,20 @@ static void atr_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (r)
 		return (void)fuse_reply_err(req, -r);
 	if (fs->encrypted) {
+		uint8_t *aad = NULL;
+		size_t aad_len = 0;
+
+		r = xattr_aad(fs, ino_of(req, ino), bname, &aad, &aad_len);
+		if (r)
+			return (void)fuse_reply_err(req, -r);
 		sealed = malloc(size + CONTENT_OVERHEAD);
-		if (!sealed)
+		if (!sealed) {
+			free(aad);
 			return (void)fuse_reply_err(req, ENOMEM);
-		r = content_blob_seal(fs->cctx, bname, strlen(bname), value,
-				      size, sealed);
+		}
+		r = content_blob_seal(fs->cctx, aad, aad_len, value, size,
+				      sealed);
+		free(aad);
 		v = sealed;
 		len = size + CONTENT_OVERHEAD;
 	}
@@ -1168,13 +1269,24 @@ static void atr_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			r = -EIO;
 			goto out;
 		}
+		uint8_t *aad = NULL;
+		size_t aad_len = 0;
+
 		plain = malloc((size_t)n - CONTENT_OVERHEAD + 1);
 		if (!plain) {
 			r = -ENOMEM;
 			goto out;
 		}
-		r = content_blob_open(fs->cctx, bname, strlen(bname), buf,
-				      (size_t)n, plain);
+		r = xattr_aad(fs, ino_of(req, ino), bname, &aad, &aad_len);
+		if (!r)
+			r = content_blob_open(fs->cctx, aad, aad_len, buf,
+					      (size_t)n, plain);
+		free(aad);
+		if (r == -EIO)
+			log_warn("extended attribute of inode %llu failed "
+				 "authentication (moved from another file?): "
+				 "returning EIO",
+				 (unsigned long long)ino_of(req, ino)->ino);
 		if (r)
 			goto out;
 		n -= CONTENT_OVERHEAD;

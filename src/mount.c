@@ -264,7 +264,7 @@ int cmd_mount(int argc, char **argv)
 			goto out;
 		}
 		fs.encrypted = true;
-		if (content_ctx_new(keys->content, &fs.cctx) ||
+		if (content_ctx_new(keys->content, keys->xattr, &fs.cctx) ||
 		    names_ctx_new(keys->names, &fs.nctx))
 			goto out;
 		volume_keys_free(keys);

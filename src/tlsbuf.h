@@ -13,6 +13,7 @@
 enum tlsbuf_slot {
 	TLSBUF_CIPHER, /* content.c: a request's ciphertext blocks */
 	TLSBUF_REPLY,  /* fs_ops.c: a read's plaintext reply */
+	TLSBUF_JOURNAL, /* content.c: one journal record */
 	TLSBUF_SLOTS,
 };
 

@@ -210,6 +210,14 @@ static int parse_root(json_t *root, struct volume_config *cfg)
 		return bad("field \"format\" is missing");
 	if (!json_is_integer(v))
 		return bad("field \"format\" must be an integer");
+	if (json_integer_value(v) == VOLUME_FORMAT_OLD) {
+		log_err("volume config format %d is an older on-disk format that "
+			"this version does not read: mount the volume with the "
+			"atrestfs release that created it and copy its data into "
+			"a new volume with atrestfs-rotate (see atrestfs-rotate(8))",
+			VOLUME_FORMAT_OLD);
+		return -EINVAL;
+	}
 	if (json_integer_value(v) != VOLUME_FORMAT) {
 		log_err("volume config format %lld is not supported (this "
 			"version reads format %d); refusing it",
@@ -524,6 +532,7 @@ int volume_derive_keys(const uint8_t vkey[32], const uint8_t uuid[16],
 	static const char info_content[] = "atrestfs content";
 	static const char info_names[] = "atrestfs names";
 	static const char info_mac[] = "atrestfs config mac";
+	static const char info_xattr[] = "atrestfs xattr";
 	struct volume_keys *k = secmem_alloc(sizeof(*k));
 	int r;
 
@@ -539,6 +548,9 @@ int volume_derive_keys(const uint8_t vkey[32], const uint8_t uuid[16],
 		r = crypto_hkdf(vkey, 32, uuid, 16, (const uint8_t *)info_mac,
 				strlen(info_mac), k->config_mac,
 				sizeof(k->config_mac));
+	if (!r)
+		r = crypto_hkdf(vkey, 32, uuid, 16, (const uint8_t *)info_xattr,
+				strlen(info_xattr), k->xattr, sizeof(k->xattr));
 	if (r) {
 		secmem_free(k);
 		return r;

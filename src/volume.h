@@ -23,7 +23,9 @@
 #include <jansson.h>
 
 #define VOLUME_CONFIG_NAME "atrestfs.conf"
-#define VOLUME_FORMAT 1
+#define VOLUME_FORMAT 2
+/* The last format this version refuses with a hint to copy the data over. */
+#define VOLUME_FORMAT_OLD 1
 #define VOLUME_CIPHER "AES-256-GCM"
 #define VOLUME_NAME_SCHEME "AES-256-SIV"
 #define VOLUME_BLOCK_SIZE 4096
@@ -46,6 +48,7 @@ struct volume_keys {
 	uint8_t content[32];
 	uint8_t names[64];
 	uint8_t config_mac[32];
+	uint8_t xattr[32]; /* extended attribute values */
 };
 
 /** A new config with a random UUID and the current time. */

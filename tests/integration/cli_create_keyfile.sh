@@ -29,7 +29,7 @@ python3 - "$WORK/v1/atrestfs.conf" "$K" <<'EOF' || fail "config content"
 import json, sys
 c = json.load(open(sys.argv[1]))
 assert sorted(c) == sorted(["format", "uuid", "created", "encryption", "cipher", "block_size", "names", "key_source", "mac"]), c
-assert c["encryption"] is True and c["format"] == 1
+assert c["encryption"] is True and c["format"] == 2
 assert sorted(c["key_source"]) == ["path", "type", "wrapped_key"], c["key_source"]
 assert c["key_source"]["path"] == sys.argv[2]
 EOF
@@ -83,14 +83,14 @@ EOF
 }
 broken '"extra"' 'c["extra"] = 1'
 broken '"block_size"' 'c["block_size"] = "4096"'
-broken 'format 2' 'c["format"] = 2'
+broken 'format 3' 'c["format"] = 3'
 broken 'uuid' 'c["uuid"] = c["uuid"].upper()'
 broken 'created' 'c["created"] = "2026-02-30T00:00:00Z"'
 broken 'key_source' 'c["key_source"]["mode"] = "0400"'
 broken 'cipher' 'c["cipher"] = "AES-128-GCM"'
 broken 'not valid JSON' 'text = text[:-5]; c = "raw"'
 broken 'not valid JSON' 'text = text + "{}"; c = "raw"'
-broken 'not valid JSON' 'text = text.replace("\"format\": 1,", "\"format\": 1, \"format\": 1,"); c = "raw"'
+broken 'not valid JSON' 'text = text.replace("\"format\": 2,", "\"format\": 2, \"format\": 2,"); c = "raw"'
 d=$WORK/big; mkdir "$d"; head -c 70000 /dev/zero | tr '\0' ' ' >"$d/atrestfs.conf"
 expect 4 "limit" atr info "$d"
 echo "create with keyfile, and info on broken configs: all cases hold"

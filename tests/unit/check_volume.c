@@ -18,7 +18,7 @@
 
 #define WRAPPED_B64 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
 #define UUID_TEXT "3ab8ddce-677a-4833-8923-a8d57f83cfed"
-#define PLAIN_HEAD "{\"format\":1,\"uuid\":\"" UUID_TEXT "\","
+#define PLAIN_HEAD "{\"format\":2,\"uuid\":\"" UUID_TEXT "\","
 
 static struct volume_keys *keys;
 static char *good; /* a valid encrypted config text */
@@ -113,7 +113,7 @@ START_TEST(roundtrip)
 
 	ck_assert_int_eq(volume_config_parse(good, strlen(good), &cfg), 0);
 	ck_assert(cfg->encrypted);
-	ck_assert_int_eq(cfg->format, 1);
+	ck_assert_int_eq(cfg->format, 2);
 	ck_assert_str_eq(cfg->key_source, "keyfile");
 	ck_assert_str_eq(json_string_value(json_object_get(cfg->key_params, "path")), "/etc/atrestfs/k");
 	ck_assert_ptr_null(json_object_get(cfg->key_params, "type"));
@@ -151,11 +151,11 @@ END_TEST
 START_TEST(mac_known_answer)
 {
 	static const char text[] =
-		"{\"format\":1,\"uuid\":\"" UUID_TEXT "\",\"created\":\"2026-11-22T13:02:31Z\","
+		"{\"format\":2,\"uuid\":\"" UUID_TEXT "\",\"created\":\"2026-11-22T13:02:31Z\","
 		"\"encryption\":true,\"cipher\":\"AES-256-GCM\",\"block_size\":4096,"
 		"\"names\":\"AES-256-SIV\",\"key_source\":{\"type\":\"keyfile\","
 		"\"path\":\"/etc/atrestfs/k\",\"wrapped_key\":\"" WRAPPED_B64 "\"},"
-		"\"mac\":\"s8hCEVFNoua3Gm3gt949bhX+qM1VgqSQLDAkSRyUXUs=\"}";
+		"\"mac\":\"wX+o5bVVWVqRdaeSTyOLnVU09czM4UxJWiaNffQbO0s=\"}";
 	struct volume_config *cfg;
 	struct volume_keys *k;
 	uint8_t vkey[32], mac[32];
@@ -208,7 +208,7 @@ START_TEST(wrong_types_refused)
 	for (size_t f = 0; f < NFIELDS; f++)
 		for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
 			if ((!strcmp(all_fields[f], "encryption") && !strcmp(values[v], "true")) ||
-			    (!strcmp(all_fields[f], "format") && !strcmp(values[v], "1")))
+			    (!strcmp(all_fields[f], "format") && !strcmp(values[v], "2")))
 				continue; /* the correct value */
 			ck_assert_msg(parse_with(all_fields[f], values[v]) == -EINVAL, "%s=%s accepted",
 				      all_fields[f], values[v]);
@@ -255,12 +255,37 @@ END_TEST
 
 START_TEST(unknown_format_refused)
 {
-	static const char *formats[] = { "0", "2", "-1", "99", "9223372036854775807", "1.0" };
+	static const char *formats[] = { "0", "1", "3", "-1", "99", "9223372036854775807", "1.0" };
 
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
 		ck_assert_msg(parse_with("format", formats[i]) == -EINVAL, "format %s accepted", formats[i]);
 	/* A newer format is refused as such even when the rest is unknown. */
-	ck_assert_int_eq(parse("{\"format\":2,\"encryption\":true,\"future\":1}"), -EINVAL);
+	ck_assert_int_eq(parse("{\"format\":3,\"encryption\":true,\"future\":1}"), -EINVAL);
+}
+END_TEST
+
+/* Format 1 is refused with a sentence that says how to copy the data over. */
+START_TEST(format_1_refused_with_copy_hint)
+{
+	char path[] = "/tmp/atr-vol-log-XXXXXX", msg[1024] = "";
+	int fd = mkstemp(path), saved = dup(2);
+	enum log_level was = log_threshold;
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	log_set_level(LOG_LVL_ERR);
+	fflush(stderr);
+	dup2(fd, 2);
+	ck_assert_int_eq(parse_with("format", "1"), -EINVAL);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	log_set_level(was);
+	n = pread(fd, msg, sizeof(msg) - 1, 0);
+	ck_assert_int_gt(n, 0);
+	ck_assert_msg(strstr(msg, "format 1") && strstr(msg, "atrestfs-rotate"), "message: %s", msg);
+	close(fd);
+	unlink(path);
 }
 END_TEST
 
@@ -334,7 +359,7 @@ START_TEST(bad_mac_text_refused)
 	ck_assert_int_eq(parse_with("mac", "\"s8hCEVFNoua3Gm3gt949bhX-qM1VgqSQLDAkSRyUXUs=\""), -EINVAL);
 	ck_assert_int_eq(parse_with("mac", "\"s8hCEVFNoua3Gm3gt949bhX+qM1VgqSQLDAkSRyUXUs\""), -EINVAL);
 	ck_assert_int_eq(parse_with("mac", "\"s8hCEVFNoua3Gm3gt949bhX+ qM1VgqSQLDAkSRyUXUs=\""), -EINVAL);
-	ck_assert_int_eq(parse_with("mac", "\"s8hCEVFNoua3Gm3gt949bhX+qM1VgqSQLDAkSRyUXUs=\""), 0);
+	ck_assert_int_eq(parse_with("mac", "\"wX+o5bVVWVqRdaeSTyOLnVU09czM4UxJWiaNffQbO0s=\""), 0);
 	/* The wrapped key is held to the same standard by the key source. */
 	ck_assert_int_eq(parse_with_in("key_source", "wrapped_key", "\"AAAA\""), -EINVAL);
 	ck_assert_int_eq(parse_with_in("key_source", "wrapped_key", "\"" WRAPPED_B64 "AAAA\""), -EINVAL);
@@ -391,7 +416,7 @@ START_TEST(duplicate_keys_refused)
 	char text[4096];
 
 	/* A second "format" (or "encryption") could hide the first. */
-	snprintf(text, sizeof(text), "{\"format\":1,%s", strchr(good, '{') + 1);
+	snprintf(text, sizeof(text), "{\"format\":2,%s", strchr(good, '{') + 1);
 	ck_assert_int_eq(parse(text), -EINVAL);
 	snprintf(text, sizeof(text), "{\"encryption\":false,%s", strchr(good, '{') + 1);
 	ck_assert_int_eq(parse(text), -EINVAL);
@@ -408,7 +433,7 @@ END_TEST
 
 START_TEST(not_an_object_refused)
 {
-	static const char *docs[] = { "", " ", "[]", "\"x\"", "1", "null", "true", "[{\"format\":1}]", "{" };
+	static const char *docs[] = { "", " ", "[]", "\"x\"", "1", "null", "true", "[{\"format\":2}]", "{" };
 
 	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
 		ck_assert_msg(parse(docs[i]) == -EINVAL, "'%s' accepted", docs[i]);
@@ -457,7 +482,7 @@ START_TEST(plain_config_strict)
 				       "\"cipher\":\"AES-256-GCM\"}"),
 			 -EINVAL);
 	ck_assert_int_eq(parse(PLAIN_HEAD "\"created\":\"2026-11-22T13:02:31Z\",\"encryption\":false,"
-				       "\"mac\":\"s8hCEVFNoua3Gm3gt949bhX+qM1VgqSQLDAkSRyUXUs=\"}"),
+				       "\"mac\":\"wX+o5bVVWVqRdaeSTyOLnVU09czM4UxJWiaNffQbO0s=\"}"),
 			 -EINVAL);
 	ck_assert_int_eq(parse(PLAIN_HEAD "\"encryption\":false}"), -EINVAL);
 	/* And an encrypted one must have all of them. */
@@ -475,7 +500,7 @@ START_TEST(mac_detects_any_change)
 		const char *obj, *field, *value;
 		bool parses;
 	} changes[] = {
-		{ NULL, "format", "2", false },
+		{ NULL, "format", "3", false },
 		{ NULL, "encryption", "false", false },
 		{ NULL, "cipher", "\"AES-128-GCM\"", false },
 		{ NULL, "block_size", "8192", false },
@@ -485,7 +510,7 @@ START_TEST(mac_detects_any_change)
 		{ "key_source", "type", "\"kms\"", false },
 		{ "key_source", "path", "\"/other\"", true },
 		{ "key_source", "wrapped_key", "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAQ==\"", true },
-		{ NULL, "mac", "\"s8hCEVFNoua3Gm3gt949bhX+qM1VgqSQLDAkSRyUXUs=\"", true },
+		{ NULL, "mac", "\"wX+o5bVVWVqRdaeSTyOLnVU09czM4UxJWiaNffQbO0s=\"", true },
 	};
 	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
 		char *text = edit(good, changes[i].obj, changes[i].field, changes[i].value);
@@ -542,6 +567,8 @@ START_TEST(derive_keys_known_answer)
 	static const char names[] = "25b29b07bc0f175978180639770e26da7f9b8d87fda585877275ef2a9ef02b37"
 				    "67596c4d846f049e815c8b70c550551fcadeb0baa988334997d0ce78a7c7da58";
 	static const char mac[] = "ef175d1947b6c5806ebe9262b829b1b47034603ac89a2f2200caabe6485fd695";
+	/* HKDF-SHA256(K, salt = UUID, info "atrestfs xattr"), computed with Python hmac. */
+	static const char xattr[] = "3f728b1f8af85fea5190c7e7056c36012984298b20c5a2cd5ed55004d9b19a30";
 	uint8_t vkey[32], uuid[16], *want;
 	struct volume_keys *k;
 
@@ -559,6 +586,9 @@ START_TEST(derive_keys_known_answer)
 	want = hex(mac, NULL);
 	ck_assert_mem_eq(k->config_mac, want, 32);
 	free(want);
+	want = hex(xattr, NULL);
+	ck_assert_mem_eq(k->xattr, want, 32);
+	free(want);
 	volume_keys_free(k);
 }
 END_TEST
@@ -574,6 +604,8 @@ START_TEST(derive_keys_distinct_and_deterministic)
 	ck_assert(memcmp(a->content, a->config_mac, 32));
 	ck_assert(memcmp(a->content, a->names, 32));
 	ck_assert(memcmp(a->names + 32, a->config_mac, 32));
+	ck_assert(memcmp(a->xattr, a->content, 32));
+	ck_assert(memcmp(a->xattr, a->config_mac, 32));
 	volume_keys_free(b);
 	/* Another UUID (salt) or another volume key: other subkeys. */
 	uuid[15] ^= 1;
@@ -762,6 +794,7 @@ int main(void)
 	T(unknown_top_level_field_refused);
 	T(unknown_key_source_field_refused);
 	T(unknown_format_refused);
+	T(format_1_refused_with_copy_hint);
 	T(unknown_algorithms_refused);
 	T(bad_uuid_refused);
 	T(bad_timestamp_refused);
