@@ -71,6 +71,22 @@ static struct atr_fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/*
+ * Key revocation while mounted (revoke.h): fs->deny is 0, EROFS (calls
+ * that would write or create fail, reads go on) or EACCES (every call
+ * fails). Replies and returns true when @p req is refused. forget and
+ * release are never refused: they only let go of what the kernel held.
+ */
+static bool denied(fuse_req_t req, bool writes)
+{
+	int d = __atomic_load_n(&fs_of(req)->deny, __ATOMIC_ACQUIRE);
+
+	if (!d || (!writes && d != EACCES))
+		return false;
+	fuse_reply_err(req, d);
+	return true;
+}
+
 static struct fs_inode *ino_of(fuse_req_t req, fuse_ino_t ino)
 {
 	if (ino == FUSE_ROOT_ID)
@@ -522,6 +538,8 @@ static void atr_init(void *userdata, struct fuse_conn_info *conn)
 
 static void atr_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (denied(req, false))
+		return;
 	struct fuse_entry_param e;
 	int r = do_lookup(req, parent, name, &e);
 
@@ -557,6 +575,8 @@ static void atr_forget_multi(fuse_req_t req, size_t count,
 static void atr_getattr(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
+	if (denied(req, false))
+		return;
 	struct stat st;
 	int r = do_getattr(fs_of(req), ino_of(req, ino), &st);
 
@@ -614,6 +634,8 @@ static int do_truncate(struct atr_fs *fs, struct fs_inode *inode,
 static void atr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			int valid, struct fuse_file_info *fi)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = ino_of(req, ino);
 	char path[PROC_FD_LEN];
@@ -804,6 +826,8 @@ err_rmdir:
 static void atr_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent);
 	struct bname b;
@@ -823,6 +847,8 @@ static void atr_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void atr_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, dev_t rdev)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent);
 	struct ident_saved saved;
@@ -849,6 +875,8 @@ static void atr_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void atr_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			const char *name)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent);
 	char enc[NAMES_TARGET_ENC_MAX + 1];
@@ -878,6 +906,8 @@ static void atr_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 
 static void atr_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	if (denied(req, false))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	char buf[PATH_MAX + 1], plain[NAMES_TARGET_MAX + 1];
 	ssize_t n = readlinkat(ino_of(req, ino)->fd, "", buf, sizeof(buf) - 1);
@@ -900,6 +930,8 @@ static void atr_readlink(fuse_req_t req, fuse_ino_t ino)
 static void atr_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 		     const char *name)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent);
 	char path[PROC_FD_LEN];
@@ -922,6 +954,8 @@ static void atr_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 
 static void atr_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent);
 	struct bname b;
@@ -936,6 +970,8 @@ static void atr_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void atr_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent);
 	struct bname b;
@@ -1099,6 +1135,8 @@ static void atr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       fuse_ino_t newparent, const char *newname,
 		       unsigned int flags)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent), *ndir = ino_of(req, newparent);
 	struct moving_dir ms = { .fd = -1 }, mt = { .fd = -1 };
@@ -1207,6 +1245,9 @@ static int open_backing(struct atr_fs *fs, struct fs_inode *inode, int flags,
 
 static void atr_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	if (denied(req, (fi->flags & O_ACCMODE) != O_RDONLY ||
+			       (fi->flags & O_TRUNC)))
+		return;
 	int r = open_backing(fs_of(req), ino_of(req, ino), fi->flags, fi);
 
 	if (r)
@@ -1217,6 +1258,8 @@ static void atr_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void atr_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       mode_t mode, struct fuse_file_info *fi)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, parent);
 	struct fuse_entry_param e;
@@ -1275,6 +1318,8 @@ static struct atr_fh *fh_of(struct fuse_file_info *fi)
 static void atr_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
+	if (denied(req, false))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = ino_of(req, ino);
 	uint8_t *read_buf = tlsbuf_get(TLSBUF_REPLY, size);
@@ -1299,6 +1344,8 @@ static void atr_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void atr_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		      size_t size, off_t off, struct fuse_file_info *fi)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = ino_of(req, ino);
 	ssize_t n;
@@ -1323,6 +1370,8 @@ static void atr_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 static void atr_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	if (denied(req, false))
+		return;
 	int fd = dup(fh_of(fi)->fd);
 
 	(void)ino;
@@ -1358,6 +1407,8 @@ static void atr_release(fuse_req_t req, fuse_ino_t ino,
 static void atr_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		      struct fuse_file_info *fi)
 {
+	if (denied(req, false))
+		return;
 	struct fs_inode *inode = ino_of(req, ino);
 	int fd = fh_of(fi)->fd, r = 0;
 
@@ -1378,6 +1429,8 @@ static void atr_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void atr_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			  off_t offset, off_t length, struct fuse_file_info *fi)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = ino_of(req, ino);
 	int r = 0;
@@ -1400,6 +1453,8 @@ static void atr_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 static void atr_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		      struct fuse_file_info *fi)
 {
+	if (denied(req, false))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = ino_of(req, ino);
 	off_t r;
@@ -1442,6 +1497,8 @@ static void atr_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 static void atr_opendir(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
+	if (denied(req, false))
+		return;
 	struct atr_dir *d = calloc(1, sizeof(*d));
 	uint8_t id[NAMES_DIRID_LEN];
 	int fd, r;
@@ -1469,6 +1526,8 @@ static void atr_opendir(fuse_req_t req, fuse_ino_t ino,
 static void atr_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			off_t offset, struct fuse_file_info *fi)
 {
+	if (denied(req, false))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_of(req, ino);
 	struct atr_dir *d = (struct atr_dir *)(uintptr_t)fi->fh;
@@ -1535,6 +1594,8 @@ static void atr_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void atr_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			 struct fuse_file_info *fi)
 {
+	if (denied(req, false))
+		return;
 	int fd = dirfd(((struct atr_dir *)(uintptr_t)fi->fh)->dp);
 
 	(void)ino;
@@ -1545,6 +1606,8 @@ static void atr_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 static void atr_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	if (denied(req, false))
+		return;
 	struct statvfs sv;
 
 	if (fstatvfs(ino_of(req, ino)->fd, &sv))
@@ -1633,6 +1696,8 @@ static int xattr_aad(struct atr_fs *fs, struct fs_inode *inode,
 static void atr_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size, int flags)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	char path[PROC_FD_LEN], bname[XATTR_NAME_MAX + 1];
 	uint8_t *sealed = NULL;
@@ -1670,6 +1735,8 @@ static void atr_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void atr_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 size_t size)
 {
+	if (denied(req, false))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	char path[PROC_FD_LEN], bname[XATTR_NAME_MAX + 1];
 	uint8_t *buf = NULL, *plain = NULL;
@@ -1736,6 +1803,8 @@ out:
 
 static void atr_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	if (denied(req, false))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	char path[PROC_FD_LEN], plain[NAMES_MAX + 1];
 	char *raw = NULL, *out = NULL;
@@ -1786,6 +1855,8 @@ out:
 
 static void atr_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	if (denied(req, true))
+		return;
 	struct atr_fs *fs = fs_of(req);
 	char path[PROC_FD_LEN], bname[XATTR_NAME_MAX + 1];
 	int r = xattr_backing_name(fs, name, bname, sizeof(bname));

@@ -34,6 +34,9 @@ struct atr_fs {
 	pthread_mutex_t root_lock;
 	struct rootattr root_attr; /* protected by root_lock */
 	uint8_t *root_key; /* secmem; encrypted volumes only */
+	/* Key revocation (revoke.h): 0, EROFS or EACCES; atomic, written by
+	 * the watcher's reader thread. */
+	int deny;
 };
 
 /**

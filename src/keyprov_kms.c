@@ -5,7 +5,8 @@
  * encryption context {"atrestfs:volume": UUID}; the config keeps only the
  * CiphertextBlob (opaque) and the key ARN KMS answered with. At mount, one
  * Decrypt with the same context gives the key back; no KMS call follows
- * until the next mount, so revoking access takes effect at the next mount.
+ * until the next mount, so revoking access takes effect at the next mount,
+ * unless the mount asks for kms_recheck (revoke.c repeats this Decrypt).
  */
 #include "keyprov.h"
 

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "names.h"
 #include "pin.h"
+#include "revoke.h"
 #include "sandbox.h"
 #include "secmem.h"
 #include "unlock.h"
@@ -43,6 +44,7 @@ struct mount_opts {
 	char *encryption; /* "on" / "off" */
 	char *key_source; /* TYPE[:ARG] */
 	struct pin_opts pin; /* what the fstab line pins (pin.h) */
+	char *kms_recheck, *kms_grace, *kms_revoked; /* revoke.h */
 	char *volume;
 	char *mountpoint;
 	int foreground;
@@ -55,6 +57,9 @@ enum { KEY_FG, KEY_DEBUG, KEY_HELP, KEY_SETID };
 static const struct fuse_opt opt_spec[] = {
 	{ "encryption=%s", offsetof(struct mount_opts, encryption), 0 },
 	{ "key_source=%s", offsetof(struct mount_opts, key_source), 0 },
+	{ "kms_recheck=%s", offsetof(struct mount_opts, kms_recheck), 0 },
+	{ "kms_grace=%s", offsetof(struct mount_opts, kms_grace), 0 },
+	{ "kms_revoked=%s", offsetof(struct mount_opts, kms_revoked), 0 },
 #define PIN_OPT(name) \
 	{ #name "=%s", offsetof(struct mount_opts, pin.name), 0 }
 	PIN_OPT(uuid),
@@ -121,6 +126,10 @@ static void mount_usage(FILE *out)
 	      "  -o uuid=UUID            the volume this node expects\n"
 	      "  -o tpm2_pcrs=7+8  tpm2_srk=HANDLE  tpm2_tcti=TCTI\n"
 	      "  -o kms_region=R  kms_endpoint=URL  kms_profile=P\n"
+	      "  -o kms_recheck=SECONDS [kms_grace=SECONDS] "
+	      "[kms_revoked=deny_writes|deny_all]\n"
+	      "     (kms volumes: ask KMS again at each interval; a revoked key"
+	      " stops writes)\n"
 	      "     (pins come from these and the node record that create "
 	      "writes; see atrestfs(8))\n"
 	      "  -f                      stay in the foreground\n"
@@ -174,6 +183,17 @@ static void audit(const struct volume_config *cfg, const char *vol,
 		  LOG_ESC(vol), cfg ? LOG_ESC(cfg->uuid) : "-", id, outcome);
 }
 
+/* In the watcher child (revoke.h): the subkeys it inherited, wiped. */
+static void watcher_forget(void *arg)
+{
+	struct atr_fs *fs = arg;
+
+	content_ctx_free(fs->cctx);
+	names_ctx_free(fs->nctx);
+	dirid_ctx_free(fs->dctx);
+	fs_root_free(fs);
+}
+
 int cmd_mount(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -184,6 +204,8 @@ int cmd_mount(int argc, char **argv)
 	struct node_pins *pins = NULL;
 	struct atr_fs fs = { .timeout = 1.0 };
 	struct fuse_session *se = NULL;
+	struct revoke_opts ropts;
+	struct revoke_watch *watch = NULL;
 	struct fuse_loop_config lcfg = { .clone_fd = 0,
 					 .max_idle_threads = 10 };
 	char vol[PATH_MAX], ksname[32];
@@ -214,6 +236,11 @@ int cmd_mount(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto out;
 		}
+	}
+	if (revoke_parse_opts(o.kms_recheck, o.kms_grace, o.kms_revoked,
+			      &ropts)) {
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (o.key_source) {
 		const struct keyprov *kp;
@@ -259,6 +286,13 @@ int cmd_mount(int argc, char **argv)
 					       sizeof(why)));
 		audit(cfg, vol, "refused");
 		rc = EXIT_REFUSED;
+		goto out;
+	}
+	if (ropts.interval && (!cfg->encrypted || strcmp(cfg->key_source, "kms"))) {
+		fprintf(stderr, "atrestfs: refused: kms_recheck applies to kms "
+				"volumes only; %s uses %s\n", vol,
+			cfg->encrypted ? cfg->key_source : "no encryption");
+		rc = EXIT_USAGE;
 		goto out;
 	}
 	/* One process at a time writes a volume: this daemon or fsck. The
@@ -394,13 +428,35 @@ int cmd_mount(int argc, char **argv)
 		goto out_unmount;
 	if (!o.foreground)
 		log_use_syslog(true);
+	/* The revocation watcher needs sockets: forked before the sandbox. */
+	if (ropts.interval) {
+		json_t *params = pin_unlock_params(pins, cfg);
+
+		r = params ? revoke_watch_start(keyprov_find(cfg->key_source),
+						params, cfg->uuid, &ropts,
+						watcher_forget, &fs, &fs.deny,
+						&watch)
+			   : -ENOMEM;
+		json_decref(params);
+		if (r) {
+			log_err("refusing to serve %s without its KMS watcher: %s",
+				LOG_ESC(vol), strerror(-r));
+			goto out_unmount;
+		}
+	}
 	/* 6. From here on, only what serving requests needs. */
 	if (sandbox_apply()) {
 		log_err("refusing to serve %s without the sandbox", LOG_ESC(vol));
 		goto out_unmount;
 	}
+	if (watch && (r = revoke_watch_listen(watch))) {
+		log_err("refusing to serve %s without its KMS watcher: %s",
+			LOG_ESC(vol), strerror(-r));
+		goto out_unmount;
+	}
 	rc = fuse_session_loop_mt(se, &lcfg) ? EXIT_SYSTEM : 0;
 out_unmount:
+	revoke_watch_stop(watch);
 	fuse_session_unmount(se);
 	/* Unmounted: a new mount or fsck may start while we clean up. */
 	close(lock_fd);
@@ -425,6 +481,9 @@ out:
 	fuse_opt_free_args(&args);
 	free(o.encryption);
 	free(o.key_source);
+	free(o.kms_recheck);
+	free(o.kms_grace);
+	free(o.kms_revoked);
 	free(o.volume);
 	free(o.mountpoint);
 	free((char *)o.pin.uuid);

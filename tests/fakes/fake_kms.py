@@ -5,7 +5,10 @@
 usage: fake_kms.py PORT MODEFILE
 The behaviour is read from MODEFILE at every request, so a test switches it
 between mounts: ok, disabled, invalid_state, asymmetric, invalid_key_usage,
-throttle_then_ok, error500, garbage, oversized, xml_denied, not_found.
+throttle_then_ok, error500, garbage, oversized, xml_denied, not_found,
+access_denied, down (the connection is closed without an answer).
+Control (GET, for tests of a mounted volume): /_ctl/mode/NAME writes NAME to
+MODEFILE; /_ctl/decrypts answers the number of Decrypt calls so far.
 Data keys are "wrapped" by XOR with a fixed pad: enough to round-trip.
 """
 import base64
@@ -18,7 +21,10 @@ PAD = bytes(range(32))
 ARN = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000001"
 # requests since the mode last changed: throttle_then_ok throttles the
 # first two of them, then answers
-count = {"n": 0, "mode": None}
+count = {"n": 0, "mode": None, "decrypts": 0}
+MODES = {"ok", "disabled", "invalid_state", "asymmetric", "invalid_key_usage",
+         "throttle_then_ok", "error500", "garbage", "oversized", "xml_denied",
+         "not_found", "access_denied", "down"}
 
 
 class H(BaseHTTPRequestHandler):
@@ -36,6 +42,16 @@ class H(BaseHTTPRequestHandler):
     def err(self, status, typ, msg="fake"):
         self.reply(status, json.dumps({"__type": typ, "message": msg}))
 
+    def do_GET(self):
+        parts = self.path.split("/")
+        if len(parts) == 4 and parts[1] == "_ctl" and parts[2] == "mode" and parts[3] in MODES:
+            with open(sys.argv[2], "w") as f:
+                f.write(parts[3] + "\n")
+            return self.reply(200, parts[3] + "\n", "text/plain")
+        if self.path == "/_ctl/decrypts":
+            return self.reply(200, "%d\n" % count["decrypts"], "text/plain")
+        return self.reply(404, "unknown control path\n", "text/plain")
+
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         req = json.loads(self.rfile.read(n) or b"{}")
@@ -44,12 +60,19 @@ class H(BaseHTTPRequestHandler):
         if mode != count["mode"]:
             count["mode"], count["n"] = mode, 0
         count["n"] += 1
+        if target == "Decrypt":
+            count["decrypts"] += 1
+        if mode == "down":
+            self.close_connection = True
+            return
         if "Authorization" not in self.headers or "AWS4-HMAC-SHA256" not in self.headers["Authorization"]:
             return self.err(400, "MissingAuthenticationTokenException")
         if mode == "disabled":
             return self.err(400, "DisabledException", "key is disabled")
         if mode == "invalid_state":
             return self.err(400, "KMSInvalidStateException", "key is pending deletion")
+        if mode == "access_denied":
+            return self.err(400, "AccessDeniedException", "not authorized to perform kms:Decrypt")
         if mode == "not_found":
             return self.err(400, "NotFoundException", "Alias is not found.")
         if mode == "invalid_key_usage" and target == "GenerateDataKey":

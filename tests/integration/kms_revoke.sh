@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Key revocation while mounted (-o kms_recheck): with a fake KMS switched
+# under a mounted volume, a disabled key or a denied Decrypt makes writes
+# fail with EROFS within about two intervals while reads go on, and "ok"
+# again resumes them; a KMS that is down for less than kms_grace changes
+# nothing, for longer it counts as revoked; kms_revoked=deny_all refuses
+# reads too (EACCES). Without the option no Decrypt follows the mount.
+source "$(dirname "$0")/../lib/common.sh"
+PORT=$(free_port) MODE=$WORK/mode MNT=$WORK/mnt VOL=$WORK/vol LOG=$WORK/daemon.log
+mkdir -p "$MNT"
+echo ok >"$MODE"
+bg_start "$WORK/fake.pid" python3 "$TOP/tests/fakes/fake_kms.py" "$PORT" "$MODE"
+URL=http://127.0.0.1:$PORT
+for _ in $(seq 50); do curl -s -o /dev/null "$URL/_ctl/decrypts" && break; sleep 0.1; done
+export AWS_ACCESS_KEY_ID=AKIAFAKE AWS_SECRET_ACCESS_KEY=fake AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+
+mode() { curl -sf "$URL/_ctl/mode/$1" >/dev/null || fail "fake KMS: mode $1"; }
+decrypts() { curl -sf "$URL/_ctl/decrypts"; }
+now() { date +%s.%N; }
+since() { python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$(now)"; }
+# wait_for SECONDS CMD...: until CMD succeeds (checked every 0.1 s)
+wait_for() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+writes_work() { { echo x >"$MNT/probe"; } 2>/dev/null; }
+# a write fails with this message (strerror of the expected errno)
+write_fails() { ! (echo x >"$MNT/probe") 2>"$WORK/werr" && grep -q "$1" "$WORK/werr"; }
+erofs() { write_fails "Read-only file system"; }
+
+atr create --key-source kms:alias/x --kms-endpoint "$URL" "$VOL" >/dev/null
+UUID=$("$ATRESTFS" info "$VOL" | awk '/^uuid:/ {print $2}')
+[ -n "$UUID" ] || fail "no uuid in atrestfs info"
+
+# 1. Bad options: refused with a message, nothing mounted.
+refused() {  # refused PATTERN MOUNT-ARGS...
+	local pat=$1 out rc=0
+	shift
+	out=$("$ATRESTFS" mount "$@" 2>&1) || rc=$?
+	[ "$rc" = 1 ] || fail "mount $*: exit $rc, expected 1 ($out)"
+	grep -qE "$pat" <<<"$out" || fail "mount $*: message lacks '$pat': $out"
+	not_mounted "$MNT" || fail "mount $*: left a mount"
+}
+refused "kms_recheck=0: expected a whole number of seconds" "$VOL" "$MNT" -o kms_recheck=0
+refused "kms_recheck=1x: expected a whole number" "$VOL" "$MNT" -o kms_recheck=1x
+refused "kms_recheck=99999999: expected" "$VOL" "$MNT" -o kms_recheck=99999999
+refused "kms_grace=-1: expected" "$VOL" "$MNT" -o kms_recheck=1,kms_grace=-1
+refused "kms_revoked=never: expected deny_writes or deny_all" "$VOL" "$MNT" -o kms_recheck=1,kms_revoked=never
+refused "only apply with kms_recheck" "$VOL" "$MNT" -o kms_grace=5
+atr create --key-source "keyfile:$WORK/key" "$WORK/kvol" >/dev/null 2>&1
+refused "kms_recheck applies to kms volumes only; .* uses keyfile" "$WORK/kvol" "$MNT" -o kms_recheck=1
+echo "bad options: refused"
+
+# 2. Off by default: the mount's one Decrypt, then none.
+atr_mount "$VOL" "$MNT"
+echo data >"$MNT/f"
+n0=$(decrypts)
+sleep 2.5
+[ "$(decrypts)" = "$n0" ] || fail "Decrypt calls after a mount without kms_recheck: $n0 -> $(decrypts)"
+atr_umount "$MNT"
+echo "option off: $n0 Decrypt call(s), none in 2.5 s after the mount"
+
+# Mount in the foreground (in the background of this script) to see its log.
+fg_mount() {
+	: >"$LOG"
+	_mounts+=("$MNT")
+	bg_start "$WORK/daemon.pid" "$ATRESTFS" mount "$VOL" "$MNT" -f -o "$1" 2>"$LOG"
+	wait_for 10 mountpoint -q "$MNT" || fail "no mount: $(cat "$LOG")"
+}
+fg_umount() {
+	local pid
+	pid=$(cat "$WORK/daemon.pid")
+	atr_umount "$MNT"
+	# the daemon reaps its watcher and exits
+	wait_for 10 eval '! kill -0 "$pid" 2>/dev/null' || fail "daemon $pid still running after unmount"
+}
+
+# 3. Disabled, allowed again, denied, allowed again.
+fg_mount kms_recheck=1,kms_grace=8
+writes_work || fail "writes with the key allowed"
+n0=$(decrypts)
+wait_for 5 eval '[ "$(decrypts)" -ge $((n0 + 2)) ]' || fail "the watcher does not call Decrypt"
+for m in disabled access_denied; do
+	mode "$m"
+	t=$(now)
+	wait_for 4 erofs || fail "$m: writes still work after 4 s: $(cat "$LOG")"
+	echo "$m: writes fail with EROFS after $(since "$t") s"
+	[ "$(cat "$MNT/f")" = data ] || fail "$m: reads fail"
+	! mkdir "$MNT/d" 2>/dev/null || fail "$m: mkdir worked"
+	! rm "$MNT/f" 2>/dev/null || fail "$m: unlink worked"
+	! touch "$MNT/f" 2>/dev/null || fail "$m: setattr worked"
+	! { echo more >>"$MNT/f"; } 2>/dev/null || fail "$m: append worked"
+	ls "$MNT" | grep -qx f || fail "$m: readdir"
+	mode ok
+	t=$(now)
+	wait_for 4 writes_work || fail "$m then ok: writes do not resume: $(cat "$LOG")"
+	echo "ok again: writes resume after $(since "$t") s"
+done
+grep -q "volume $UUID: KMS key revoked: the KMS key is disabled" "$LOG" ||
+	fail "no log line for the disabled key: $(cat "$LOG")"
+grep -q "volume $UUID: KMS key revoked: access denied" "$LOG" ||
+	fail "no log line for the denied key: $(cat "$LOG")"
+[ "$(grep -c "KMS allows the key again" "$LOG")" = 2 ] || fail "resume lines: $(cat "$LOG")"
+
+# 4. Down for less than the grace: nothing changes; for longer: revoked.
+mode down
+# (kms_call retries for 1.4 s, so the outage must outlast that to be seen)
+t=$(now)
+while [ "$(since "$t" | tr -d .)" -lt 40 ]; do
+	writes_work || fail "down $(since "$t") s (grace 8 s): writes fail"
+	sleep 0.1
+done
+mode ok
+sleep 2.5
+writes_work || fail "after a short outage: writes fail"
+grep -q "KMS unreachable" "$LOG" || fail "the short outage was not noticed: $(cat "$LOG")"
+! grep -q "longer than kms_grace" "$LOG" || fail "short outage counted as revoked"
+echo "down for 4 s with kms_grace=8: writes went on"
+mode down
+t=$(now)
+wait_for 15 erofs || fail "down past the grace: writes still work: $(cat "$LOG")"
+echo "down: writes fail with EROFS after $(since "$t") s (kms_grace=8)"
+grep -q "volume $UUID: KMS unreachable for longer than kms_grace=8s" "$LOG" || fail "no log line: $(cat "$LOG")"
+[ "$(cat "$MNT/f")" = data ] || fail "down: reads fail"
+mode ok
+wait_for 5 writes_work || fail "KMS back: writes do not resume"
+fg_umount
+echo "log: $(grep -c "volume $UUID" "$LOG") state-change lines"
+
+# 5. deny_all: reads fail too, with EACCES.
+fg_mount kms_recheck=1,kms_revoked=deny_all
+mode disabled
+wait_for 4 write_fails "Permission denied" || fail "deny_all: writes still work"
+! cat "$MNT/f" 2>"$WORK/rerr" || fail "deny_all: reads work"
+grep -q "Permission denied" "$WORK/rerr" || fail "deny_all: $(cat "$WORK/rerr")"
+mode ok
+wait_for 4 eval '[ "$(cat "$MNT/f" 2>/dev/null)" = data ]' || fail "deny_all: reads do not resume"
+fg_umount
+echo "deny_all: reads and writes refused with EACCES, then resumed"
+echo "kms revoke: ok"
