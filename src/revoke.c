@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sandbox.h"
 #include "secmem.h"
 
 struct revoke_watch {
@@ -280,6 +281,9 @@ int revoke_watch_start(const struct keyprov *kp, const json_t *params,
 		/* 3. Nothing of the daemon's keys stays here. */
 		if (forget)
 			forget(forget_arg);
+		/* 4. A KMS client needs no capability: none is kept. */
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || sandbox_drop_caps(0))
+			_exit(1);
 		watch(ctl[0], rep[1], kp, params, uuid, o->interval);
 	}
 	close(ctl[0]);

@@ -158,11 +158,11 @@ out:
 	return 0;
 }
 
-static int drop_caps(void)
+int sandbox_drop_caps(uint64_t keep)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-	uint64_t keep = sandbox_kept_caps(), perm;
+	uint64_t perm;
 
 	if (syscall(SYS_capget, &h, d))
 		return -errno;
@@ -198,7 +198,7 @@ int sandbox_apply(void)
 	/* 2. syslog's socket, now that socket() is about to go. */
 	openlog("atrestfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	/* 3. Capabilities. */
-	r = drop_caps();
+	r = sandbox_drop_caps(sandbox_kept_caps());
 	if (r) {
 		log_err("cannot drop capabilities: %s", strerror(-r));
 		goto out;

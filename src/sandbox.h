@@ -18,6 +18,15 @@
 uint64_t sandbox_kept_caps(void);
 
 /**
+ * Cut the calling thread's capabilities to @p keep (a mask as above): the
+ * bounding set (when CAP_SETPCAP allows), permitted and effective sets;
+ * ambient cleared. sandbox_apply() does this with sandbox_kept_caps(); the
+ * KMS watcher (revoke.c) with 0.
+ * @return 0 or a negative errno
+ */
+int sandbox_drop_caps(uint64_t keep);
+
+/**
  * Confine the calling process for good: bounding and ambient sets
  * cleared but for sandbox_kept_caps(), permitted/effective reduced to it
  * (on the calling thread: call it before any other thread exists), no

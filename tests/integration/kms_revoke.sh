@@ -80,8 +80,15 @@ fg_umount() {
 # 3. Disabled, allowed again, denied, allowed again.
 fg_mount kms_recheck=1,kms_grace=8
 writes_work || fail "writes with the key allowed"
+# The watcher: the daemon's child, no capability, nothing open but its pipes.
+wpid=$(pgrep -P "$(cat "$WORK/daemon.pid")") || fail "no watcher process"
+grep -qE "^CapEff:\s+0+$" "/proc/$wpid/status" || fail "watcher has capabilities: $(grep ^Cap "/proc/$wpid/status")"
+for fd in "/proc/$wpid/fd/"*; do
+	[ "${fd##*/}" -le 2 ] || [[ "$(readlink "$fd")" == pipe:* ]] || fail "watcher holds $(readlink "$fd")"
+done
 n0=$(decrypts)
 wait_for 5 eval '[ "$(decrypts)" -ge $((n0 + 2)) ]' || fail "the watcher does not call Decrypt"
+exec 7>>"$MNT/held" # a file open for writing before the revocation
 for m in disabled access_denied; do
 	mode "$m"
 	t=$(now)
@@ -93,11 +100,15 @@ for m in disabled access_denied; do
 	! touch "$MNT/f" 2>/dev/null || fail "$m: setattr worked"
 	! { echo more >>"$MNT/f"; } 2>/dev/null || fail "$m: append worked"
 	ls "$MNT" | grep -qx f || fail "$m: readdir"
+	# through the kernel's writeback cache, the error shows at fsync
+	! python3 -c 'import os; os.write(7, b"x\n"); os.fsync(7)' 2>"$WORK/ferr" || fail "$m: fsync of a held file worked"
+	grep -q "Read-only file system" "$WORK/ferr" || fail "$m: fsync: $(cat "$WORK/ferr")"
 	mode ok
 	t=$(now)
 	wait_for 4 writes_work || fail "$m then ok: writes do not resume: $(cat "$LOG")"
 	echo "ok again: writes resume after $(since "$t") s"
 done
+exec 7>&-
 grep -q "volume $UUID: KMS key revoked: the KMS key is disabled" "$LOG" ||
 	fail "no log line for the disabled key: $(cat "$LOG")"
 grep -q "volume $UUID: KMS key revoked: access denied" "$LOG" ||
