@@ -6,25 +6,13 @@
 # nothing, for longer it counts as revoked; kms_revoked=deny_all refuses
 # reads too (EACCES). Without the option no Decrypt follows the mount.
 source "$(dirname "$0")/../lib/common.sh"
-PORT=$(free_port) MODE=$WORK/mode MNT=$WORK/mnt VOL=$WORK/vol LOG=$WORK/daemon.log
+source "$TOP/tests/lib/fake_kms.sh"
+MNT=$WORK/mnt VOL=$WORK/vol LOG=$WORK/daemon.log
 mkdir -p "$MNT"
-echo ok >"$MODE"
-bg_start "$WORK/fake.pid" python3 "$TOP/tests/fakes/fake_kms.py" "$PORT" "$MODE"
-URL=http://127.0.0.1:$PORT
-for _ in $(seq 50); do curl -s -o /dev/null "$URL/_ctl/decrypts" && break; sleep 0.1; done
-export AWS_ACCESS_KEY_ID=AKIAFAKE AWS_SECRET_ACCESS_KEY=fake AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+start_fake_kms
 
-mode() { curl -sf "$URL/_ctl/mode/$1" >/dev/null || fail "fake KMS: mode $1"; }
-decrypts() { curl -sf "$URL/_ctl/decrypts"; }
 now() { date +%s.%N; }
 since() { python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$(now)"; }
-# wait_for SECONDS CMD...: until CMD succeeds (checked every 0.1 s)
-wait_for() {
-	local t=$1 i
-	shift
-	for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 writes_work() { { echo x >"$MNT/probe"; } 2>/dev/null; }
 # a write fails with this message (strerror of the expected errno)
 write_fails() { ! (echo x >"$MNT/probe") 2>"$WORK/werr" && grep -q "$1" "$WORK/werr"; }

@@ -5,23 +5,12 @@
 # Redis is restarted on a fresh mount, its data is back and it writes again.
 source "$(dirname "$0")/../lib/common.sh"
 command -v redis-server >/dev/null || skip "redis-server not installed"
-KPORT=$(free_port) PORT=$(free_port) MODE=$WORK/mode MNT=$WORK/mnt VOL=$WORK/vol
+source "$TOP/tests/lib/fake_kms.sh"
+PORT=$(free_port) MNT=$WORK/mnt VOL=$WORK/vol
 CLI="redis-cli -h 127.0.0.1 -p $PORT"
 mkdir -p "$MNT"
-echo ok >"$MODE"
-bg_start "$WORK/fake.pid" python3 "$TOP/tests/fakes/fake_kms.py" "$KPORT" "$MODE"
-URL=http://127.0.0.1:$KPORT
-for _ in $(seq 50); do curl -s -o /dev/null "$URL/_ctl/decrypts" && break; sleep 0.1; done
-export AWS_ACCESS_KEY_ID=AKIAFAKE AWS_SECRET_ACCESS_KEY=fake AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-mode() { curl -sf "$URL/_ctl/mode/$1" >/dev/null || fail "fake KMS: mode $1"; }
+start_fake_kms
 aof_status() { $CLI INFO persistence | tr -d '\r' | sed -n 's/^aof_last_write_status://p'; }
-# wait_for SECONDS CMD...: until CMD succeeds (checked every 0.1 s)
-wait_for() {
-	local t=$1 i
-	shift
-	for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 
 atr create --key-source kms:alias/x --kms-endpoint "$URL" "$VOL" >/dev/null
 # appendfsync everysec: with "always" Redis exits on an fsync error by design
