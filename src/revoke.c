@@ -219,12 +219,11 @@ static void *reader(void *arg)
 					"revoked; %s now fail (%s)", w->uuid,
 					w->o.grace, why(msg[1]), what,
 					w->o.deny_all ? "EACCES" : "EROFS");
-		} else if (!revoked && (msg[0] == REVOKE_UNREACHABLE) != unreachable) {
-			if (!unreachable)
-				log_warn("volume %s: KMS unreachable (%s); "
-					 "nothing changes for up to "
-					 "kms_grace=%us", w->uuid, why(msg[1]),
-					 w->o.grace);
+		} else if (!revoked && msg[0] == REVOKE_UNREACHABLE &&
+			   !unreachable) {
+			log_warn("volume %s: KMS unreachable (%s); nothing "
+				 "changes for up to kms_grace=%us", w->uuid,
+				 why(msg[1]), w->o.grace);
 		}
 		unreachable = msg[0] == REVOKE_UNREACHABLE;
 	}

@@ -3,8 +3,8 @@
 # under a mounted volume, a disabled key or a denied Decrypt makes writes
 # fail with EROFS within about two intervals while reads go on, and "ok"
 # again resumes them; a KMS that is down for less than kms_grace changes
-# nothing, for longer it counts as revoked; kms_revoked=deny_all refuses
-# reads too (EACCES). Without the option no Decrypt follows the mount.
+# nothing, for longer it counts as revoked; a watcher that dies leaves the
+# mount refusing writes; kms_revoked=deny_all refuses reads too (EACCES). Without the option no Decrypt follows the mount.
 source "$(dirname "$0")/../lib/common.sh"
 source "$TOP/tests/lib/fake_kms.sh"
 MNT=$WORK/mnt VOL=$WORK/vol LOG=$WORK/daemon.log
@@ -125,6 +125,12 @@ grep -q "volume $UUID: KMS unreachable for longer than kms_grace=8s" "$LOG" || f
 [ "$(cat "$MNT/f")" = data ] || fail "down: reads fail"
 mode ok
 wait_for 5 writes_work || fail "KMS back: writes do not resume"
+# A watcher that dies (here: killed by its pid) leaves the mount fail-closed.
+kill -9 "$wpid"
+wait_for 4 erofs || fail "watcher killed: writes still work: $(cat "$LOG")"
+grep -q "volume $UUID: the KMS watcher stopped; writes now fail" "$LOG" || fail "no log line: $(cat "$LOG")"
+[ "$(cat "$MNT/f")" = data ] || fail "watcher killed: reads fail"
+echo "watcher killed: writes fail with EROFS, reads go on"
 fg_umount
 echo "log: $(grep -c "volume $UUID" "$LOG") state-change lines"
 
