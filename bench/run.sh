@@ -67,15 +67,20 @@ export ATRESTFS_NODE_DIR=$WORK/node
 
 MOUNTS=()
 PIDS=()
+REDIS_PID=""
 cleanup() {
 	local rc=$? m p
 	set +e
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	# Redis first (it writes into the mounts), then unmount while the
+	# daemons live (a dead daemon's mount point fails stat with ENOTCONN,
+	# so /proc/self/mounts is asked, not mountpoint), then the daemons.
+	[ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID"
 	for m in "${MOUNTS[@]}"; do
-		if mountpoint -q "$m" 2>/dev/null; then
+		if grep -qF " $m fuse" /proc/self/mounts; then
 			fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 		fi
 	done
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do
 		if kill -0 "$p" 2>/dev/null; then
 			sleep 0.5
@@ -163,7 +168,6 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-REDIS_PID=""
 REDIS_PORT=""
 # redis_start DIR [ARGS...]: a private redis-server on 127.0.0.1.
 redis_start() {
