@@ -196,8 +196,7 @@ redis_stop() {
 test_seq_write() {
 	local d=$1 t=$2 c0 c1 t0 t1 v
 	rm -f "$d/seq.dat"
-	# Start from an empty page cache: otherwise whichever daemon writes
-	# when memory runs short pays for reclaim in its own CPU time.
+	# Every target's write starts from the same, empty page cache.
 	drop_caches
 	[ -n "${DPID[$t]:-}" ] && c0=$(cpu_ticks "${DPID[$t]}")
 	t0=$(now)
