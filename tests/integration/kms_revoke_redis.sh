@@ -30,6 +30,10 @@ atr_mount "$VOL" "$MNT" -o kms_recheck=1
 start_redis
 for i in $(seq 1 200); do echo "SET key:$i value$i"; done | $CLI >/dev/null
 [ "$(aof_status)" = ok ] || fail "AOF status before: $(aof_status)"
+# Redis wrote what it acknowledged into the kernel's writeback cache; fsync
+# it through the mount so the keys are on the volume before the key goes
+# (otherwise the revocation may refuse them, legitimately, and they are lost).
+sync "$MNT"/appendonlydir/* || fail "fsync of the AOF files"
 
 mode disabled
 # Redis keeps writing into its open AOF; the error comes at its fsync
