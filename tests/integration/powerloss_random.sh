@@ -56,7 +56,7 @@ crashes() {
 	echo "$kind volume, crash points: $points"
 	# Each crash state is built where the volume was created (the
 	# simulator's mount point, empty again), as a node expects it.
-	mountpoint -q "$d/sim" && fail "$d/sim is still mounted"
+	is_mounted "$d/sim" && fail "$d/sim is still mounted"
 	rm -rf "$d/sim"
 	python3 "$WRITER" crashes --state "$d/sim" --log "$d/log" --trace "$d/trace" --powersim "$POWERSIM" \
 		--atrestfs "$ATRESTFS" --work "$d" --points "${points/every/0}" --seed "$SEED" "${opt[@]}" |

@@ -28,6 +28,10 @@ _pids=()
 
 on_exit() { _cleanup_cmds+=("$*"); }
 
+# True when $1 is in the mount table, even when its daemon is gone
+# (mountpoint(1) cannot stat a dead FUSE mount and says it is not one).
+is_mounted() { findmnt -rn -M "$1" >/dev/null 2>&1; }
+
 _cleanup() {
 	local rc=$?
 	set +e
@@ -36,7 +40,7 @@ _cleanup() {
 		eval "${_cleanup_cmds[$i]}" >/dev/null 2>&1
 	done
 	for m in "${_mounts[@]}"; do
-		if mountpoint -q "$m" 2>/dev/null; then
+		if is_mounted "$m"; then
 			fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 		fi
 	done
@@ -76,7 +80,7 @@ atr_umount() {
 		fusermount3 -u "$mnt" 2>/dev/null && break
 		sleep 0.3
 	done
-	mountpoint -q "$mnt" && fail "could not unmount $mnt"
+	is_mounted "$mnt" && fail "could not unmount $mnt"
 	return 0
 }
 
@@ -96,7 +100,7 @@ make_keyfile_volume() {
 }
 
 # True when no FUSE filesystem is mounted on $1.
-not_mounted() { ! mountpoint -q "$1"; }
+not_mounted() { ! is_mounted "$1"; }
 
 # A fresh volume mounted at $MNT: VOL, KEY and MNT are set for the caller.
 # $1 = "encrypted" (keyfile) or "plain".
