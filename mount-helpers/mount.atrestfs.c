@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "exitcodes.h"
+
 #ifndef ATRESTFS_BINDIR
 #define ATRESTFS_BINDIR "/usr/local/bin"
 #endif
@@ -208,17 +210,17 @@ int main(int argc, char **argv)
 
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage();
-			return 0;
+			return EXIT_OK;
 		}
 		if (!strcmp(a, "-o") || !strncmp(a, "-o", 2)) {
 			const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
 			if (!v) {
 				usage();
-				return 1;
+				return EXIT_USAGE;
 			}
 			if (filter_options(v, opts, sizeof(opts), verbose)) {
 				fputs("mount.atrestfs: options too long\n", stderr);
-				return 1;
+				return EXIT_USAGE;
 			}
 			continue;
 		}
@@ -229,7 +231,7 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "-N")) {
 			fputs("mount.atrestfs: mounting in another namespace "
 			      "(-N) is not supported\n", stderr);
-			return 1;
+			return EXIT_USAGE;
 		}
 		if (a[0] == '-' && a[1]) {
 			for (const char *f = a + 1; *f; f++) {
@@ -242,7 +244,7 @@ int main(int argc, char **argv)
 				default:
 					fprintf(stderr, "mount.atrestfs: unknown "
 							"flag -%c\n", *f);
-					return 1;
+					return EXIT_USAGE;
 				}
 			}
 			continue;
@@ -253,12 +255,12 @@ int main(int argc, char **argv)
 			dir = a;
 		else {
 			usage();
-			return 1;
+			return EXIT_USAGE;
 		}
 	}
 	if (!spec || !dir) {
 		usage();
-		return 1;
+		return EXIT_USAGE;
 	}
 	recover_encryption(spec, dir, opts, sizeof(opts), verbose);
 	find_atrestfs(bin, sizeof(bin));
@@ -266,7 +268,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mount.atrestfs: %s mount %s %s%s%s\n", bin,
 			spec, dir, *opts ? " -o " : "", opts);
 	if (fake)
-		return 0;
+		return EXIT_OK;
 	if (*opts)
 		execlp(bin, "atrestfs", "mount", spec, dir, "-o", opts,
 		       (char *)NULL);
@@ -274,5 +276,5 @@ int main(int argc, char **argv)
 		execlp(bin, "atrestfs", "mount", spec, dir, (char *)NULL);
 	fprintf(stderr, "mount.atrestfs: cannot run %s: %s\n", bin,
 		strerror(errno));
-	return 1;
+	return EXIT_SYSTEM;
 }

@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 out=$top/build-fuzz
 mkdir -p "$out"
-srcs=$(ls "$top"/src/*.c | grep -v -e /main.c)
+srcs=$(ls "$top"/src/*.c "$top"/src/kms/*.c | grep -v -e /main.c)
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -I$top/src"
 libs=$(pkg-config --cflags --libs fuse3 libcrypto tss2-esys tss2-mu tss2-rc tss2-tctildr libcurl jansson libseccomp)
 for t in "$top"/tests/fuzz/fuzz_*.c; do

@@ -5,7 +5,7 @@
  *
  * Every request touches the backing file with one pread (read) or one
  * pwrite (write) of all its blocks at once, assembled in a per-thread
- * buffer (tlsbuf.c), so that a 1 MiB FUSE write is one system call and no
+ * buffer (scratch.c), so that a 1 MiB FUSE write is one system call and no
  * allocation.
  * The backing size is cached in the per-file state: the daemon is the only
  * writer of the volume while it is mounted, and every change of size goes
@@ -32,8 +32,8 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "scratch.h"
 #include "secmem.h"
-#include "tlsbuf.h"
 
 #define AAD_LEN (CONTENT_FILE_ID_LEN + 8)
 
@@ -523,7 +523,7 @@ int content_file_id(struct content_file *f, int fd,
 static int journal_write(struct content_file *f, int fd, uint64_t b,
 			 const uint8_t *c, size_t clen)
 {
-	uint8_t *rec = tlsbuf_get(TLSBUF_JOURNAL, CONTENT_JOURNAL_SLOT);
+	uint8_t *rec = scratch_get(SCRATCH_JOURNAL, CONTENT_JOURNAL_SLOT);
 	uint64_t seq = f->jseq + 1;
 	int slot = (int)(seq % 2);
 	off_t at = CONTENT_JOURNAL_OFF + (off_t)slot * CONTENT_JOURNAL_SLOT;
@@ -561,7 +561,7 @@ struct jrec {
 /* Read both journal slots; a record is valid only if its block opens. */
 static int journal_load(struct content_file *f, int fd, struct jrec j[2])
 {
-	uint8_t *raw = tlsbuf_get(TLSBUF_JOURNAL, CONTENT_JOURNAL_SLOT);
+	uint8_t *raw = scratch_get(SCRATCH_JOURNAL, CONTENT_JOURNAL_SLOT);
 	uint8_t plain[CONTENT_BLOCK];
 
 	if (!raw)
@@ -1012,7 +1012,7 @@ ssize_t content_read(struct content_file *f, int fd, void *buf, size_t size,
 	clen = (size_t)(b1 - b0 + 1) * CONTENT_CBLOCK;
 	if (cstart + (off_t)clen > f->csize)
 		clen = (size_t)(f->csize - cstart);
-	c = tlsbuf_get(TLSBUF_CIPHER, clen);
+	c = scratch_get(SCRATCH_CIPHER, clen);
 	if (!c)
 		return -ENOMEM;
 	n = pread(fd, c, clen, cstart);
@@ -1233,7 +1233,7 @@ ssize_t content_write(struct content_file *f, int fd, const void *buf,
 	b0 = (uint64_t)off / CONTENT_BLOCK;
 	b1 = (uint64_t)(end - 1) / CONTENT_BLOCK;
 	nblocks = b1 - b0 + 1;
-	c = tlsbuf_get(TLSBUF_CIPHER, nblocks * CONTENT_CBLOCK + nblocks * CRYPTO_NONCE_LEN);
+	c = scratch_get(SCRATCH_CIPHER, nblocks * CONTENT_CBLOCK + nblocks * CRYPTO_NONCE_LEN);
 	if (!c)
 		return -ENOMEM;
 	nonces = c + nblocks * CONTENT_CBLOCK;

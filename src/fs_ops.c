@@ -37,8 +37,8 @@
 #include "log.h"
 #include "longname.h"
 #include "names.h"
+#include "scratch.h"
 #include "secmem.h"
-#include "tlsbuf.h"
 #include "volume.h"
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
@@ -1322,7 +1322,7 @@ static void atr_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = ino_of(req, ino);
-	uint8_t *read_buf = tlsbuf_get(TLSBUF_REPLY, size);
+	uint8_t *read_buf = scratch_get(SCRATCH_REPLY, size);
 	ssize_t n;
 
 	if (!read_buf)

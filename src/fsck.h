@@ -11,12 +11,8 @@
 
 #include <stdbool.h>
 
-/* Exit codes as fsck(8), OR-ed together. */
-#define FSCK_EXIT_OK 0
-#define FSCK_EXIT_REPAIRED 1
-#define FSCK_EXIT_DAMAGE 4
-#define FSCK_EXIT_ERROR 8
-#define FSCK_EXIT_USAGE 16
+#include "exitcodes.h" /* FSCK_EXIT_* */
+
 
 #define FSCK_LOST_FOUND "lost+found"
 
@@ -34,7 +30,7 @@ struct fsck_opts {
  * volume that is mounted or locked by another atrestfs process. Problems
  * go to stdout (one line each, or one JSON document with o->json);
  * progress and operational errors to stderr.
- * @return the fsck(8)-style exit code.
+ * @return the fsck(8)-style exit code (FSCK_EXIT_* bits, exitcodes.h).
  */
 int fsck_run(const struct fsck_opts *o);
 

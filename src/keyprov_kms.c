@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws_creds.h"
 #include "crypto.h"
-#include "kms_client.h"
 #include "log.h"
 #include "secmem.h"
+#include "kms/aws_creds.h"
+#include "kms/kms_client.h"
 
 #define CONTEXT_KEY "atrestfs:volume"
 #define BLOB_MAX 6144 /* KMS ciphertext blobs are a few hundred bytes */

@@ -18,9 +18,10 @@
 #include <unistd.h>
 
 #include "dirid.h"
+#include "exitcodes.h"
 #include "fsck.h"
+#include "jsonsafe.h"
 #include "keyprov.h"
-#include "kms_client.h"
 #include "log.h"
 #include "mount.h"
 #include "mountpoint.h"
@@ -29,15 +30,6 @@
 #include "secmem.h"
 #include "unlock.h"
 #include "volume.h"
-
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_USAGE = 1,
-	EXIT_REFUSED = 2,
-	EXIT_KEY = 3,
-	EXIT_CONFIG = 4,
-	EXIT_SYSTEM = 5,
-};
 
 static void usage(FILE *out)
 {
@@ -583,7 +575,7 @@ int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
-	kms_install_json_allocator();
+	jsonsafe_install_allocator();
 	secmem_harden_process();
 	if (!cmd) {
 		usage(stderr);

@@ -20,6 +20,7 @@
 
 #include "content.h"
 #include "dirid.h"
+#include "exitcodes.h"
 #include "fs_inode.h"
 #include "fs_ops.h"
 #include "keyprov.h"
@@ -31,14 +32,6 @@
 #include "secmem.h"
 #include "unlock.h"
 #include "volume.h"
-
-enum {
-	EXIT_USAGE = 1,
-	EXIT_REFUSED = 2,
-	EXIT_KEY = 3,
-	EXIT_CONFIG = 4,
-	EXIT_SYSTEM = 5,
-};
 
 struct mount_opts {
 	char *encryption; /* "on" / "off" */
@@ -219,7 +212,7 @@ int cmd_mount(int argc, char **argv)
 	}
 	if (o.help) {
 		mount_usage(stdout);
-		rc = 0;
+		rc = EXIT_OK;
 		goto out;
 	}
 	if (!o.volume || !o.mountpoint) {
@@ -454,7 +447,7 @@ int cmd_mount(int argc, char **argv)
 			LOG_ESC(vol), strerror(-r));
 		goto out_unmount;
 	}
-	rc = fuse_session_loop_mt(se, &lcfg) ? EXIT_SYSTEM : 0;
+	rc = fuse_session_loop_mt(se, &lcfg) ? EXIT_SYSTEM : EXIT_OK;
 out_unmount:
 	revoke_watch_stop(watch);
 	fuse_session_unmount(se);

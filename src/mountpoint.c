@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include "exitcodes.h"
+
 int mountpoint_dir_empty(int fd)
 {
 	int dfd = dup(fd);
@@ -43,7 +45,7 @@ int cmd_guard_mountpoint(int argc, char **argv)
 	const char *dir = NULL;
 	struct stat st, parent;
 	char up[4096];
-	int fd, flags, rc = 5;
+	int fd, flags, rc = EXIT_SYSTEM;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--release"))
@@ -53,7 +55,7 @@ int cmd_guard_mountpoint(int argc, char **argv)
 			     "Makes the empty mount point DIR immutable, so that "
 			     "nothing (root included) can write into it while "
 			     "the volume is not mounted on it.");
-			return 0;
+			return EXIT_OK;
 		} else if (!dir)
 			dir = argv[i];
 		else
@@ -62,12 +64,14 @@ int cmd_guard_mountpoint(int argc, char **argv)
 	if (!dir) {
 		fputs("usage: atrestfs guard-mountpoint [--release] DIR\n",
 		      stderr);
-		return 1;
+		return EXIT_USAGE;
 	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "atrestfs: %s: %s\n", dir, strerror(errno));
-		return errno == ENOENT || errno == ENOTDIR ? 1 : 5;
+		int e = errno;
+
+		fprintf(stderr, "atrestfs: %s: %s\n", dir, strerror(e));
+		return e == ENOENT || e == ENOTDIR ? EXIT_USAGE : EXIT_SYSTEM;
 	}
 	snprintf(up, sizeof(up), "%s/..", dir);
 	if (fstat(fd, &st) || stat(up, &parent))
@@ -76,13 +80,13 @@ int cmd_guard_mountpoint(int argc, char **argv)
 		fprintf(stderr, "atrestfs: refused: something is mounted on %s; "
 				"guard the bare directory, with nothing mounted\n",
 			dir);
-		rc = 2;
+		rc = EXIT_REFUSED;
 		goto out;
 	}
 	if (!release && mountpoint_dir_empty(fd) != 1) {
 		fprintf(stderr, "atrestfs: refused: %s is not empty: a mount "
 				"point that holds data would hide it\n", dir);
-		rc = 2;
+		rc = EXIT_REFUSED;
 		goto out;
 	}
 	if (ioctl(fd, FS_IOC_GETFLAGS, &flags))
@@ -94,7 +98,7 @@ int cmd_guard_mountpoint(int argc, char **argv)
 	       release ? "is writable again"
 		       : "is guarded: nothing can be written into it while "
 			 "no volume is mounted on it");
-	rc = 0;
+	rc = EXIT_OK;
 	goto out;
 err_flags:
 	fprintf(stderr, "atrestfs: cannot %s the immutable attribute of %s: "

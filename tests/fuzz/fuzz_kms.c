@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws_creds.h"
-#include "kms_client.h"
 #include "log.h"
+#include "kms/aws_creds.h"
+#include "kms/kms_client.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -9,7 +9,7 @@ command -v redis-server >/dev/null || skip "redis-server not installed"
 command -v fuser >/dev/null || skip "fuser (psmisc) not installed"
 [ -x "$MOUNT_HELPER" ] || fail "mount helper not built"
 install_mount_helper
-ROTATE="$TOP/mount-helpers/atrestfs-rotate"
+ROTATE="$TOP/tools/atrestfs-rotate"
 export ATRESTFS
 OLD=$WORK/vol-old NEW=$WORK/vol-new NEWER=$WORK/vol-newer MNT=$WORK/redis FSTAB=$WORK/fstab
 mkdir -p "$MNT"

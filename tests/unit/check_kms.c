@@ -12,10 +12,11 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "aws_creds.h"
+#include "jsonsafe.h"
 #include "keyprov.h"
-#include "kms_client.h"
 #include "log.h"
+#include "kms/aws_creds.h"
+#include "kms/kms_client.h"
 
 /*
  * A one-thread HTTP server on 127.0.0.1 that answers the Nth request with
@@ -782,7 +783,7 @@ int main(void)
 {
 	Suite *s = suite_create("kms");
 #define T(fn) ADD_FIXTURE_TEST(s, fn, setup, NULL)
-	kms_install_json_allocator();
+	jsonsafe_install_allocator();
 	T(ini_reader);
 	T(ini_hostile);
 	T(error_decoding);

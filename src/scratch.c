@@ -1,37 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Per-thread scratch buffers: a pthread key whose destructor frees them. */
-#include "tlsbuf.h"
+#include "scratch.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
-struct tlsbuf {
-	uint8_t *p[TLSBUF_SLOTS];
-	size_t len[TLSBUF_SLOTS];
+struct scratch {
+	uint8_t *p[SCRATCH_SLOTS];
+	size_t len[SCRATCH_SLOTS];
 };
 
 static pthread_key_t key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static void tlsbuf_free(void *v)
+static void free_buffers(void *v)
 {
-	struct tlsbuf *b = v;
+	struct scratch *b = v;
 
-	for (int i = 0; i < TLSBUF_SLOTS; i++)
+	for (int i = 0; i < SCRATCH_SLOTS; i++)
 		free(b->p[i]);
 	free(b);
 }
 
-static void tlsbuf_init(void)
+static void make_key(void)
 {
-	pthread_key_create(&key, tlsbuf_free);
+	pthread_key_create(&key, free_buffers);
 }
 
-uint8_t *tlsbuf_get(enum tlsbuf_slot slot, size_t size)
+uint8_t *scratch_get(enum scratch_slot slot, size_t size)
 {
-	struct tlsbuf *b;
+	struct scratch *b;
 
-	pthread_once(&once, tlsbuf_init);
+	pthread_once(&once, make_key);
 	b = pthread_getspecific(key);
 	if (!b) {
 		b = calloc(1, sizeof(*b));

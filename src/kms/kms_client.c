@@ -10,7 +10,6 @@
 #include <ctype.h>
 #include <stdbool.h>
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,24 +22,6 @@
 
 #define ATTEMPTS 4
 #define TIMEOUT_MS 10000
-
-/*
- * jansson allocator that wipes on free: the plaintext data key passes
- * through jansson's buffers when a Decrypt response is parsed. Blocks come
- * from plain malloc(), so text from json_dumps() is still free()able.
- */
-static void wipe_free(void *p)
-{
-	if (!p)
-		return;
-	secmem_wipe(p, malloc_usable_size(p));
-	free(p);
-}
-
-void kms_install_json_allocator(void)
-{
-	json_set_alloc_funcs(malloc, wipe_free);
-}
 
 bool kms_region_ok(const char *r)
 {

@@ -4,20 +4,20 @@
  * largest request a thread has seen, reused for every later one, freed when
  * the thread ends. One slot per use that can be live at the same time.
  */
-#ifndef ATRESTFS_TLSBUF_H
-#define ATRESTFS_TLSBUF_H
+#ifndef ATRESTFS_SCRATCH_H
+#define ATRESTFS_SCRATCH_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-enum tlsbuf_slot {
-	TLSBUF_CIPHER, /* content.c: a request's ciphertext blocks */
-	TLSBUF_REPLY,  /* fs_ops.c: a read's plaintext reply */
-	TLSBUF_JOURNAL, /* content.c: one journal record */
-	TLSBUF_SLOTS,
+enum scratch_slot {
+	SCRATCH_CIPHER, /* content.c: a request's ciphertext blocks */
+	SCRATCH_REPLY,  /* fs_ops.c: a read's plaintext reply */
+	SCRATCH_JOURNAL, /* content.c: one journal record */
+	SCRATCH_SLOTS,
 };
 
 /** The calling thread's buffer @p slot, at least @p size bytes; NULL if OOM. */
-uint8_t *tlsbuf_get(enum tlsbuf_slot slot, size_t size);
+uint8_t *scratch_get(enum scratch_slot slot, size_t size);
 
 #endif

@@ -50,10 +50,4 @@ int kms_call(const struct kms_target *t, const char *action, json_t *req,
  */
 int kms_error(long status, const char *body, char *msg, size_t n);
 
-/**
- * Make jansson wipe every block it frees. Process-wide: call it first thing
- * in main(), before any JSON value exists.
- */
-void kms_install_json_allocator(void);
-
 #endif
