@@ -67,6 +67,16 @@ int jsonsafe_get_str(const json_t *obj, const char *key, size_t cap,
 	return 0;
 }
 
+int jsonsafe_opt_str(const json_t *obj, const char *key, size_t cap,
+		     const char **out, const char *what)
+{
+	if (out)
+		*out = NULL;
+	if (!json_object_get(obj, key))
+		return 0;
+	return jsonsafe_get_str(obj, key, cap, out, what);
+}
+
 int jsonsafe_copy_str(const json_t *obj, const char *key, char *buf,
 		      size_t cap, const char *what)
 {

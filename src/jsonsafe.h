@@ -34,6 +34,10 @@ int jsonsafe_only_keys(const json_t *obj, const char *const *known,
 int jsonsafe_get_str(const json_t *obj, const char *key, size_t cap,
 		     const char **out, const char *what);
 
+/** jsonsafe_get_str() for an optional member: absent, *@p out is NULL. */
+int jsonsafe_opt_str(const json_t *obj, const char *key, size_t cap,
+		     const char **out, const char *what);
+
 /** jsonsafe_get_str() copied into @p buf of @p cap bytes (NUL-terminated). */
 int jsonsafe_copy_str(const json_t *obj, const char *key, char *buf,
 		      size_t cap, const char *what);

@@ -16,6 +16,9 @@
 
 #define KEYPROV_KEY_LEN 32
 
+/** How messages about a source's params name them (jsonsafe.h "what"). */
+#define KEYPROV_DOC "volume config key_source"
+
 /** Options of `atrestfs create` that belong to one key source. */
 struct kp_options {
 	const char *tpm2_tcti;

@@ -20,6 +20,7 @@
 
 #include "crypto.h"
 #include "durable.h"
+#include "jsonsafe.h"
 #include "log.h"
 #include "secmem.h"
 
@@ -161,35 +162,18 @@ out:
 
 static int keyfile_validate(const json_t *params)
 {
-	const char *key;
-	json_t *v;
-	uint8_t wrapped[WRAPPED_LEN + 8];
+	static const char *const fields[] = { "path", "wrapped_key", NULL };
+	const char *path;
+	uint8_t wrapped[WRAPPED_LEN];
 
-	json_object_foreach((json_t *)params, key, v) {
-		if (strcmp(key, "path") && strcmp(key, "wrapped_key")) {
-			log_err("invalid volume config: unknown field "
-				"\"%.64s\" in key_source", LOG_ESC(key));
-			return -EINVAL;
-		}
-		if (!json_is_string(v) || json_string_length(v) >= PATH_MAX ||
-		    strlen(json_string_value(v)) != json_string_length(v)) {
-			log_err("invalid volume config: key_source.%s must be "
-				"a string without NUL bytes, shorter than %d",
-				key, PATH_MAX);
-			return -EINVAL;
-		}
-	}
-	v = json_object_get(params, "path");
-	if (!v || json_string_value(v)[0] != '/') {
+	if (jsonsafe_only_keys(params, fields, KEYPROV_DOC) ||
+	    jsonsafe_get_str(params, "path", PATH_MAX, &path, KEYPROV_DOC) ||
+	    jsonsafe_get_b64(params, "wrapped_key", wrapped, WRAPPED_LEN,
+			     WRAPPED_LEN, KEYPROV_DOC) < 0)
+		return -EINVAL;
+	if (path[0] != '/') {
 		log_err("invalid volume config: key_source.path must be an "
 			"absolute path");
-		return -EINVAL;
-	}
-	v = json_object_get(params, "wrapped_key");
-	if (!v || crypto_b64_decode(json_string_value(v), json_string_length(v),
-				    wrapped, sizeof(wrapped)) != WRAPPED_LEN) {
-		log_err("invalid volume config: key_source.wrapped_key is not "
-			"a base64 %d-byte wrapped key", WRAPPED_LEN);
 		return -EINVAL;
 	}
 	return 0;
@@ -211,11 +195,8 @@ static int keyfile_unlock(const json_t *params, const char *arg,
 	if (r)
 		goto out;
 	path = arg ? arg : json_string_value(json_object_get(params, "path"));
-	crypto_b64_decode(json_string_value(json_object_get(params,
-							    "wrapped_key")),
-			  json_string_length(json_object_get(params,
-							     "wrapped_key")),
-			  wrapped, sizeof(wrapped));
+	jsonsafe_get_b64(params, "wrapped_key", wrapped, WRAPPED_LEN,
+			 WRAPPED_LEN, KEYPROV_DOC);
 	r = read_keyfile(path, fkey);
 	if (r)
 		goto out;

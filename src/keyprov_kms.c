@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "jsonsafe.h"
 #include "log.h"
 #include "secmem.h"
 #include "kms/aws_creds.h"
@@ -54,66 +55,42 @@ static bool profile_ok(const char *p)
 
 static int kms_validate(const json_t *params)
 {
-	const char *key;
-	json_t *v, *ctx;
+	const char *arn, *region, *endpoint, *profile, *uuid;
 	uint8_t blob[BLOB_MAX];
+	json_t *ctx = json_object_get(params, "encryption_context");
 
-	json_object_foreach((json_t *)params, key, v) {
-		bool known = false;
-		for (const char *const *f = fields; *f; f++)
-			known |= !strcmp(key, *f);
-		if (!known) {
-			log_err("invalid volume config: unknown field \"%.64s\" "
-				"in key_source", LOG_ESC(key));
-			return -EINVAL;
-		}
-		if (!strcmp(key, "encryption_context"))
-			continue;
-		if (!json_is_string(v) || json_string_length(v) >= STR_MAX ||
-		    strlen(json_string_value(v)) != json_string_length(v)) {
-			log_err("invalid volume config: key_source.%s must be a "
-				"string shorter than %d", key, STR_MAX);
-			return -EINVAL;
-		}
-	}
-	if (!json_is_string(json_object_get(params, "key_arn")) ||
-	    !json_is_string(json_object_get(params, "region"))) {
-		log_err("invalid volume config: key_source needs key_arn and region");
+	if (jsonsafe_only_keys(params, fields, KEYPROV_DOC) ||
+	    jsonsafe_get_str(params, "key_arn", STR_MAX, &arn, KEYPROV_DOC) ||
+	    jsonsafe_get_str(params, "region", STR_MAX, &region, KEYPROV_DOC) ||
+	    jsonsafe_opt_str(params, "endpoint", STR_MAX, &endpoint,
+			     KEYPROV_DOC) ||
+	    jsonsafe_opt_str(params, "profile", STR_MAX, &profile,
+			     KEYPROV_DOC) ||
+	    jsonsafe_get_str(params, "ciphertext_blob", STR_MAX, NULL,
+			     KEYPROV_DOC) ||
+	    jsonsafe_get_b64(params, "ciphertext_blob", blob, 1, BLOB_MAX,
+			     KEYPROV_DOC) < 0)
 		return -EINVAL;
-	}
-	v = json_object_get(params, "ciphertext_blob");
-	if (!v || crypto_b64_decode(json_string_value(v), json_string_length(v),
-				    blob, sizeof(blob)) <= 0) {
-		log_err("invalid volume config: key_source.ciphertext_blob is "
-			"not base64 of at most %d bytes", BLOB_MAX);
-		return -EINVAL;
-	}
-	ctx = json_object_get(params, "encryption_context");
-	if (!json_is_object(ctx) || json_object_size(ctx) != 1 ||
-	    !json_is_string(json_object_get(ctx, CONTEXT_KEY)) ||
-	    !visible(json_string_value(json_object_get(ctx, CONTEXT_KEY)), 64)) {
+	if (json_object_size(ctx) != 1 ||
+	    jsonsafe_get_str(ctx, CONTEXT_KEY, 64, &uuid, KEYPROV_DOC) ||
+	    !visible(uuid, 64)) {
 		log_err("invalid volume config: key_source.encryption_context "
 			"must be {\"" CONTEXT_KEY "\": \"<uuid>\"}");
 		return -EINVAL;
 	}
-	if (!kms_region_ok(json_string_value(json_object_get(params, "region")))) {
+	if (!kms_region_ok(region)) {
 		log_err("invalid volume config: key_source.region is not an "
 			"AWS region name");
 		return -EINVAL;
 	}
-	v = json_object_get(params, "key_arn");
-	if (strncmp(json_string_value(v), "arn:", 4) ||
-	    !strstr(json_string_value(v), ":kms:") ||
-	    !visible(json_string_value(v), STR_MAX)) {
+	if (strncmp(arn, "arn:", 4) || !strstr(arn, ":kms:") ||
+	    !visible(arn, STR_MAX)) {
 		log_err("invalid volume config: key_source.key_arn is not a KMS "
 			"key ARN");
 		return -EINVAL;
 	}
-	v = json_object_get(params, "endpoint");
-	if (v && kms_endpoint_check(json_string_value(v)))
-		return -EINVAL;
-	v = json_object_get(params, "profile");
-	if (v && !profile_ok(json_string_value(v)))
+	if ((endpoint && kms_endpoint_check(endpoint)) ||
+	    (profile && !profile_ok(profile)))
 		return -EINVAL;
 	return 0;
 }

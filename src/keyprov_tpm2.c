@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@
 #include <tss2/tss2_tctildr.h>
 
 #include "crypto.h"
+#include "jsonsafe.h"
 #include "log.h"
 #include "secmem.h"
 
@@ -385,89 +387,66 @@ static int parse_handle(const char *s, uint32_t *h)
 	return 0;
 }
 
-/* Decode base64 field @p k of @p params into @p buf; its length or -1. */
-static long b64_field(const json_t *params, const char *k, uint8_t *buf,
-		      size_t n)
+/* Ascending, no duplicates, 0..23: as enroll writes it (absent: none). */
+static bool pcrs_ok(const json_t *a)
 {
-	json_t *v = json_object_get(params, k);
+	json_int_t last = -1;
+	json_t *p;
+	size_t i;
 
-	if (!json_is_string(v))
-		return -1;
-	return crypto_b64_decode(json_string_value(v), json_string_length(v),
-				 buf, n);
+	if (!a)
+		return true;
+	if (!json_is_array(a) || json_array_size(a) > 24)
+		return false;
+	json_array_foreach(a, i, p) {
+		if (!json_is_integer(p) || json_integer_value(p) <= last ||
+		    json_integer_value(p) > 23)
+			return false;
+		last = json_integer_value(p);
+	}
+	return true;
 }
 
 static int tpm2_validate(const json_t *params)
 {
-	const char *key;
-	json_t *v;
-	uint8_t blob[BLOB_MAX];
+	static const char *const fields[] = { "pcrs", "srk_handle", "public",
+					      "private", "parent_name", NULL };
+	uint8_t blob[BLOB_MAX], name[NAME_LEN];
+	const char *srk;
+	uint32_t h;
 
-	if (!json_is_object(params))
-		goto missing;
-	json_object_foreach((json_t *)params, key, v) {
-		if (!strcmp(key, "pcrs")) {
-			size_t i;
-			json_t *p;
-			json_int_t last = -1;
-			if (!json_is_array(v) || json_array_size(v) > 24)
-				goto bad;
-			/* Ascending, no duplicates: as enroll writes it. */
-			json_array_foreach(v, i, p) {
-				if (!json_is_integer(p) ||
-				    json_integer_value(p) <= last ||
-				    json_integer_value(p) > 23)
-					goto bad;
-				last = json_integer_value(p);
-			}
-			continue;
-		}
-		if (!strcmp(key, "tcti")) {
-			/* A TCTI names a library to load and, with "cmd:", a
-			 * command to run: never taken from the volume. */
-			log_err("invalid volume config: key_source.tcti is "
-				"refused: the TPM TCTI comes from the node (mount "
-				"option tpm2_tcti=, ATRESTFS_TPM2_TCTI or "
-				DEFAULT_TCTI "), never from the volume");
-			return -EINVAL;
-		}
-		if (strcmp(key, "srk_handle") &&
-		    strcmp(key, "public") && strcmp(key, "private") &&
-		    strcmp(key, "parent_name")) {
-			log_err("invalid volume config: unknown field \"%.64s\" "
-				"in key_source", LOG_ESC(key));
-			return -EINVAL;
-		}
-		if (!json_is_string(v) || json_string_length(v) >= 2 * BLOB_MAX ||
-		    strlen(json_string_value(v)) != json_string_length(v))
-			goto bad;
-		if ((!strcmp(key, "public") || !strcmp(key, "private")) &&
-		    b64_field(params, key, blob, sizeof(blob)) <= 0)
-			goto bad;
-		/* nameAlg SHA-256 + digest: what a P-256 or SRK parent has. */
-		if (!strcmp(key, "parent_name") &&
-		    (b64_field(params, key, blob, sizeof(blob)) != NAME_LEN ||
-		     blob[0] != 0x00 || blob[1] != 0x0b))
-			goto bad;
-		if (!strcmp(key, "srk_handle")) {
-			uint32_t h;
-			if (parse_handle(json_string_value(v), &h))
-				return -EINVAL;
-		}
-		continue;
-bad:
-		log_err("invalid volume config: key_source.%s has a wrong type "
-			"or value", key);
+	/* A TCTI names a library to load and, with "cmd:", a command to run:
+	 * never taken from the volume. */
+	if (json_object_get(params, "tcti")) {
+		log_err("invalid volume config: key_source.tcti is refused: the "
+			"TPM TCTI comes from the node (mount option tpm2_tcti=, "
+			"ATRESTFS_TPM2_TCTI or " DEFAULT_TCTI "), never from the "
+			"volume");
 		return -EINVAL;
 	}
-	if (json_is_string(json_object_get(params, "public")) &&
-	    json_is_string(json_object_get(params, "private")) &&
-	    json_is_string(json_object_get(params, "parent_name")))
-		return 0;
-missing:
-	log_err("invalid volume config: key_source needs public, private "
-		"and parent_name");
-	return -EINVAL;
+	if (jsonsafe_only_keys(params, fields, KEYPROV_DOC) ||
+	    jsonsafe_get_b64(params, "public", blob, 1, BLOB_MAX,
+			     KEYPROV_DOC) < 0 ||
+	    jsonsafe_get_b64(params, "private", blob, 1, BLOB_MAX,
+			     KEYPROV_DOC) < 0 ||
+	    jsonsafe_get_b64(params, "parent_name", name, NAME_LEN, NAME_LEN,
+			     KEYPROV_DOC) < 0 ||
+	    jsonsafe_opt_str(params, "srk_handle", 64, &srk, KEYPROV_DOC))
+		return -EINVAL;
+	if (srk && parse_handle(srk, &h))
+		return -EINVAL;
+	/* nameAlg SHA-256 + digest: what a P-256 or SRK parent has. */
+	if (name[0] != 0x00 || name[1] != 0x0b) {
+		log_err("invalid volume config: key_source.parent_name is not "
+			"a SHA-256 TPM name");
+		return -EINVAL;
+	}
+	if (!pcrs_ok(json_object_get(params, "pcrs"))) {
+		log_err("invalid volume config: key_source.pcrs is not an "
+			"ascending list of PCR numbers 0 to 23");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static uint32_t params_pcrs(const json_t *params)
@@ -683,8 +662,10 @@ static int tpm2_unlock(const json_t *params, const char *arg,
 		return r;
 	mask = params_pcrs(params);
 	parse_handle(json_string_value(json_object_get(params, "srk_handle")), &srk);
-	plen = b64_field(params, "public", pbuf, sizeof(pbuf));
-	vlen = b64_field(params, "private", vbuf, sizeof(vbuf));
+	plen = jsonsafe_get_b64(params, "public", pbuf, 1, sizeof(pbuf),
+				KEYPROV_DOC);
+	vlen = jsonsafe_get_b64(params, "private", vbuf, 1, sizeof(vbuf),
+				KEYPROV_DOC);
 	if (plen <= 0 || vlen <= 0 ||
 	    Tss2_MU_TPM2B_PUBLIC_Unmarshal(pbuf, (size_t)plen, &off, &pub) ||
 	    off != (size_t)plen ||
@@ -696,7 +677,8 @@ static int tpm2_unlock(const json_t *params, const char *arg,
 	r = check_object(&pub, mask);
 	if (r)
 		return r;
-	b64_field(params, "parent_name", want, sizeof(want));
+	jsonsafe_get_b64(params, "parent_name", want, NAME_LEN, NAME_LEN,
+			 KEYPROV_DOC);
 	r = tpm_open(&t, tcti, srk, mask);
 	if (r)
 		return r;

@@ -23,6 +23,7 @@
 
 #include "crypto.h"
 #include "durable.h"
+#include "jsonsafe.h"
 #include "keyprov.h"
 #include "log.h"
 
@@ -258,39 +259,38 @@ static int refuse_record(const struct node_pins *p, const char *why)
 static int record_parse(struct node_pins *p, const char *voldir,
 			const char *text, size_t len)
 {
+	static const char *const fields[] = { "format", "volume", "uuid",
+					      "encryption", "key_source", NULL };
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	json_t *ks, *v;
-	const char *key;
+	const char *key, *s;
+	char what[sizeof(p->record) + 16];
 	int r = PIN_REFUSED;
 
-	if (!json_is_object(root)) {
+	snprintf(what, sizeof(what), "node record %s", p->record);
+	if (!root) {
 		r = refuse_record(p, "is not a JSON object");
 		goto out;
 	}
-	json_object_foreach(root, key, v)
-		if (strcmp(key, "format") && strcmp(key, "volume") &&
-		    strcmp(key, "uuid") && strcmp(key, "encryption") &&
-		    strcmp(key, "key_source")) {
-			r = refuse_record(p, "has an unknown field");
-			goto out;
-		}
+	if (jsonsafe_only_keys(root, fields, what))
+		goto out;
 	if (!json_is_integer(json_object_get(root, "format")) ||
 	    json_integer_value(json_object_get(root, "format")) != PIN_RECORD_FORMAT) {
 		r = refuse_record(p, "has an unknown format");
 		goto out;
 	}
-	v = json_object_get(root, "volume");
-	if (!json_is_string(v) || strcmp(json_string_value(v), voldir)) {
+	if (jsonsafe_get_str(root, "volume", PATH_MAX, &s, what))
+		goto out;
+	if (strcmp(s, voldir)) {
 		r = refuse_record(p, "names another volume path");
 		goto out;
 	}
-	v = json_object_get(root, "uuid");
-	if (!json_is_string(v) || !uuid_ok(json_string_value(v)) ||
-	    !json_is_boolean(json_object_get(root, "encryption"))) {
+	if (jsonsafe_get_str(root, "uuid", sizeof(p->uuid), &s, what) ||
+	    !uuid_ok(s) || !json_is_boolean(json_object_get(root, "encryption"))) {
 		r = refuse_record(p, "lacks a valid uuid or encryption field");
 		goto out;
 	}
-	strcpy(p->uuid, json_string_value(v));
+	strcpy(p->uuid, s);
 	p->encrypted = json_is_true(json_object_get(root, "encryption"));
 	ks = json_object_get(root, "key_source");
 	if (!p->encrypted) {
@@ -298,13 +298,12 @@ static int record_parse(struct node_pins *p, const char *voldir,
 		p->have_record = !r;
 		goto out;
 	}
-	v = json_object_get(ks, "type");
-	if (!json_is_object(ks) || !json_is_string(v) ||
-	    !keyprov_find(json_string_value(v))) {
+	if (!json_is_object(ks) ||
+	    jsonsafe_copy_str(ks, "type", p->type, sizeof(p->type), what) ||
+	    !keyprov_find(p->type)) {
 		r = refuse_record(p, "lacks a known key_source.type");
 		goto out;
 	}
-	snprintf(p->type, sizeof(p->type), "%s", json_string_value(v));
 	p->params = json_object();
 	json_object_foreach(ks, key, v) {
 		const struct kp_pin *f = pin_of(keyprov_find(p->type), key);

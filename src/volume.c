@@ -24,6 +24,7 @@
 #include "bkfile.h"
 #include "crypto.h"
 #include "durable.h"
+#include "jsonsafe.h"
 #include "keyprov.h"
 #include "log.h"
 #include "secmem.h"
@@ -36,14 +37,6 @@ static const char *const enc_fields[] = { "format",     "uuid",  "created",
 					  "encryption", "cipher", "block_size",
 					  "names",      "key_source", "mac",
 					  NULL };
-
-static bool in_list(const char *k, const char *const *list)
-{
-	for (; *list; list++)
-		if (!strcmp(k, *list))
-			return true;
-	return false;
-}
 
 static int uuid_parse(const char *s, uint8_t out[16])
 {
@@ -158,40 +151,18 @@ static int bad(const char *what)
 	return -EINVAL;
 }
 
-static int get_string(json_t *root, const char *key, char *out, size_t cap)
-{
-	json_t *v = json_object_get(root, key);
-	size_t len;
-
-	if (!v) {
-		log_err("invalid volume config: field \"%s\" is missing", key);
-		return -EINVAL;
-	}
-	if (!json_is_string(v)) {
-		log_err("invalid volume config: field \"%s\" must be a string",
-			key);
-		return -EINVAL;
-	}
-	len = json_string_length(v);
-	if (len >= cap || strlen(json_string_value(v)) != len) {
-		log_err("invalid volume config: field \"%s\" is too long or "
-			"holds a NUL byte", key);
-		return -EINVAL;
-	}
-	memcpy(out, json_string_value(v), len + 1);
-	return 0;
-}
+static const char W[] = "volume config";
 
 static int expect_string(json_t *root, const char *key, const char *want)
 {
-	char buf[STR_CAP];
-	int r = get_string(root, key, buf, sizeof(buf));
+	const char *v;
+	int r = jsonsafe_get_str(root, key, STR_CAP, &v, W);
 
 	if (r)
 		return r;
-	if (strcmp(buf, want)) {
+	if (strcmp(v, want)) {
 		log_err("invalid volume config: unsupported %s \"%s\" "
-			"(this version knows only \"%s\")", key, LOG_ESC(buf),
+			"(this version knows only \"%s\")", key, LOG_ESC(v),
 			want);
 		return -EINVAL;
 	}
@@ -200,10 +171,7 @@ static int expect_string(json_t *root, const char *key, const char *want)
 
 static int parse_root(json_t *root, struct volume_config *cfg)
 {
-	const char *key;
 	json_t *v, *ks;
-	char mac_b64[STR_CAP];
-	long n;
 	int r;
 
 	if (!json_is_object(root))
@@ -239,24 +207,18 @@ static int parse_root(json_t *root, struct volume_config *cfg)
 	cfg->encrypted = json_is_true(v);
 
 	/* 2. Nothing unknown, nothing out of place. */
-	json_object_foreach(root, key, v) {
-		if (!in_list(key, cfg->encrypted ? enc_fields : plain_fields)) {
-			log_err("invalid volume config: unknown field \"%.64s\"%s",
-				LOG_ESC(key),
-				in_list(key, enc_fields)
-					? " (not allowed in a plain volume)"
-					: "");
-			return -EINVAL;
-		}
-	}
+	if (jsonsafe_only_keys(root, cfg->encrypted ? enc_fields : plain_fields,
+			       cfg->encrypted ? W : "plain volume config"))
+		return -EINVAL;
 
 	/* 3. The common fields. */
-	r = get_string(root, "uuid", cfg->uuid, sizeof(cfg->uuid));
+	r = jsonsafe_copy_str(root, "uuid", cfg->uuid, sizeof(cfg->uuid), W);
 	if (r)
 		return r;
 	if (uuid_parse(cfg->uuid, cfg->uuid_bin))
 		return bad("field \"uuid\" is not a lower-case version 4 UUID");
-	r = get_string(root, "created", cfg->created, sizeof(cfg->created));
+	r = jsonsafe_copy_str(root, "created", cfg->created,
+			      sizeof(cfg->created), W);
 	if (r)
 		return r;
 	if (!time_valid(cfg->created))
@@ -284,7 +246,8 @@ static int parse_root(json_t *root, struct volume_config *cfg)
 		return bad("field \"key_source\" is missing");
 	if (!json_is_object(ks))
 		return bad("field \"key_source\" must be an object");
-	r = get_string(ks, "type", cfg->key_source, sizeof(cfg->key_source));
+	r = jsonsafe_copy_str(ks, "type", cfg->key_source,
+			      sizeof(cfg->key_source), KEYPROV_DOC);
 	if (r)
 		return r;
 	if (!keyprov_find(cfg->key_source)) {
@@ -302,13 +265,9 @@ static int parse_root(json_t *root, struct volume_config *cfg)
 		return -EINVAL;
 
 	/* 6. The MAC: present and well-formed (checked later, with the key). */
-	r = get_string(root, "mac", mac_b64, sizeof(mac_b64));
-	if (r)
-		return r;
-	n = crypto_b64_decode(mac_b64, strlen(mac_b64), cfg->mac,
-			      sizeof(cfg->mac));
-	if (n != (long)sizeof(cfg->mac))
-		return bad("field \"mac\" is not a base64 HMAC-SHA256");
+	if (jsonsafe_get_b64(root, "mac", cfg->mac, sizeof(cfg->mac),
+			     sizeof(cfg->mac), W) < 0)
+		return -EINVAL;
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "jsonsafe.h"
 #include "log.h"
 #include "secmem.h"
 
@@ -297,15 +298,7 @@ static int imds_get(struct imds *m, const char *path, char *out, size_t n)
 	return 0;
 }
 
-static int copy_field(json_t *o, const char *k, char *out, size_t n)
-{
-	json_t *v = json_object_get(o, k);
-
-	if (!json_is_string(v) || json_string_length(v) >= n)
-		return -EINVAL;
-	strcpy(out, json_string_value(v));
-	return 0;
-}
+#define IMDS_DOC "instance metadata credentials"
 
 static int from_imds(struct aws_creds *c)
 {
@@ -341,9 +334,13 @@ static int from_imds(struct aws_creds *c)
 		log_err("instance metadata has no usable role credentials "
 			"(Code is not Success)");
 		r = -EINVAL;
-	} else if (!o || copy_field(o, "AccessKeyId", c->akid, sizeof(c->akid)) ||
-	    copy_field(o, "SecretAccessKey", c->secret, sizeof(c->secret)) ||
-	    copy_field(o, "Token", c->token, sizeof(c->token))) {
+	} else if (!o ||
+		   jsonsafe_copy_str(o, "AccessKeyId", c->akid,
+				     sizeof(c->akid), IMDS_DOC) ||
+		   jsonsafe_copy_str(o, "SecretAccessKey", c->secret,
+				     sizeof(c->secret), IMDS_DOC) ||
+		   jsonsafe_copy_str(o, "Token", c->token, sizeof(c->token),
+				     IMDS_DOC)) {
 		log_err("instance metadata credentials are malformed");
 		r = -EINVAL;
 	}

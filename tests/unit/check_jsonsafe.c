@@ -72,6 +72,9 @@ START_TEST(get_str)
 	ck_assert_int_eq(jsonsafe_get_str(j, "n", 64, NULL, W), -EINVAL);
 	ck_assert_int_eq(jsonsafe_get_str(j, "z", 64, NULL, W), -EINVAL);
 	ck_assert_int_eq(jsonsafe_get_str(j, "missing", 64, NULL, W), -EINVAL);
+	ck_assert_int_eq(jsonsafe_opt_str(j, "missing", 64, &v, W), 0);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(jsonsafe_opt_str(j, "n", 64, &v, W), -EINVAL);
 	ck_assert_int_eq(jsonsafe_copy_str(j, "s", buf, sizeof(buf), W), 0);
 	ck_assert_str_eq(buf, "abc");
 	json_decref(j);
