@@ -60,15 +60,43 @@ struct tpm {
 	uint32_t pcrs;    /* PCR mask of the policy, 0 for none */
 };
 
+/*
+ * A TSS2_RC is the layer that answered (bits 16-23) and that layer's own
+ * code (bits 0-15). A TPM code is format 0 (a whole number: version-1
+ * errors and warnings) or format 1 (bit 7 set: an error number in bits 0-5,
+ * plus the handle, session or parameter it applies to in the bits above).
+ */
+#define RC_BASE_MASK 0xffffu
+#define RC_FMT1_ERROR_MASK 0x3fu
+
+static TSS2_RC rc_layer(TSS2_RC rc)
+{
+	return rc & TSS2_RC_LAYER_MASK;
+}
+
+static TSS2_RC rc_base(TSS2_RC rc)
+{
+	return rc & RC_BASE_MASK;
+}
+
 /* The TPM's own code with the layer taken off (a resource manager may add
  * its layer to codes it passes through), or 0 when it is not the TPM's. */
 static TSS2_RC tpm_code(TSS2_RC rc)
 {
-	TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
-
-	if (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER)
+	if (rc_layer(rc) != TSS2_TPM_RC_LAYER &&
+	    rc_layer(rc) != TSS2_RESMGR_TPM_RC_LAYER)
 		return 0;
 	return rc & ~TSS2_RC_LAYER_MASK;
+}
+
+static bool rc_is_fmt1(TSS2_RC code)
+{
+	return code & TPM2_RC_FMT1;
+}
+
+static TSS2_RC fmt1_error(TSS2_RC code)
+{
+	return code & RC_FMT1_ERROR_MASK;
 }
 
 /* A format-1 TPM code of the given kind, whatever handle/session/parameter
@@ -77,7 +105,7 @@ static bool rc_is(TSS2_RC rc, TPM2_RC kind)
 {
 	TSS2_RC c = tpm_code(rc);
 
-	return (c & TPM2_RC_FMT1) && (c & 0x3f) == (kind & 0x3f);
+	return rc_is_fmt1(c) && fmt1_error(c) == fmt1_error(kind);
 }
 
 /* A format-0 (version 1 error or warning) TPM code, exactly. */
@@ -85,18 +113,59 @@ static bool rc_eq(TSS2_RC rc, TPM2_RC code)
 {
 	TSS2_RC c = tpm_code(rc);
 
-	return !(c & TPM2_RC_FMT1) && c == code;
+	return !rc_is_fmt1(c) && c == code;
 }
 
+/* Not the TPM's answer but the way to it: the TCTI, or a lower layer that
+ * lost the connection. */
 static bool rc_is_transport(TSS2_RC rc)
 {
-	TSS2_RC layer = rc & TSS2_RC_LAYER_MASK, base = rc & 0xffff;
+	return rc_layer(rc) == TSS2_TCTI_RC_LAYER ||
+	       (!tpm_code(rc) && (rc_base(rc) == TSS2_BASE_RC_IO_ERROR ||
+				  rc_base(rc) == TSS2_BASE_RC_NO_CONNECTION));
+}
 
-	return layer == TSS2_TCTI_RC_LAYER ||
-	       (layer != TSS2_TPM_RC_LAYER &&
-		layer != TSS2_RESMGR_TPM_RC_LAYER &&
-		(base == TSS2_BASE_RC_IO_ERROR ||
-		 base == TSS2_BASE_RC_NO_CONNECTION));
+/* The TSS calls this file makes, for the translator: what failed decides
+ * which cause it names. */
+enum tss_call {
+	CALL_TCTI_INIT,
+	CALL_ESYS_INIT,
+	CALL_STARTUP,
+	CALL_SRK_LOOKUP,
+	CALL_CREATE_PRIMARY,
+	CALL_START_SESSION,
+	CALL_SESSION_ATTRS,
+	CALL_FLUSH,
+	CALL_POLICY_PCR,
+	CALL_POLICY_DIGEST,
+	CALL_GET_NAME,
+	CALL_CREATE,
+	CALL_LOAD,
+	CALL_UNSEAL,
+};
+
+static const char *const call_name[] = {
+	[CALL_TCTI_INIT] = "Tss2_TctiLdr_Initialize",
+	[CALL_ESYS_INIT] = "Esys_Initialize",
+	[CALL_STARTUP] = "Esys_Startup",
+	[CALL_SRK_LOOKUP] = "Esys_TR_FromTPMPublic",
+	[CALL_CREATE_PRIMARY] = "Esys_CreatePrimary",
+	[CALL_START_SESSION] = "Esys_StartAuthSession",
+	[CALL_SESSION_ATTRS] = "Esys_TRSess_SetAttributes",
+	[CALL_FLUSH] = "Esys_FlushContext",
+	[CALL_POLICY_PCR] = "Esys_PolicyPCR",
+	[CALL_POLICY_DIGEST] = "Esys_PolicyGetDigest",
+	[CALL_GET_NAME] = "Esys_TR_GetName",
+	[CALL_CREATE] = "Esys_Create",
+	[CALL_LOAD] = "Esys_Load",
+	[CALL_UNSEAL] = "Esys_Unseal",
+};
+
+/* A failure while opening the connection: the TPM was not reached. */
+static bool call_opens(enum tss_call call)
+{
+	return call == CALL_TCTI_INIT || call == CALL_ESYS_INIT ||
+	       call == CALL_STARTUP;
 }
 
 /*
@@ -104,20 +173,18 @@ static bool rc_is_transport(TSS2_RC rc)
  * cause an operator can act on, then the failing call, the raw code and
  * its Tss2_RC_Decode() text; returns the errno for that cause.
  */
-static int tss_fail(const struct tpm *t, const char *call, TSS2_RC rc)
+static int tss_fail(const struct tpm *t, enum tss_call call, TSS2_RC rc)
 {
 	char pcrs[80], why[160];
 	int err = -EIO;
-	bool opening = !strcmp(call, "Tss2_TctiLdr_Initialize") ||
-		       !strcmp(call, "Esys_Initialize") ||
-		       !strcmp(call, "Esys_Startup");
 
-	if (opening || rc_is_transport(rc)) {
+	if (call_opens(call) || rc_is_transport(rc)) {
 		log_err("TPM unreachable through TCTI \"%s\" (%s: 0x%08x %s)",
-			LOG_ESC(t->tcti_conf), call, rc, Tss2_RC_Decode(rc));
+			LOG_ESC(t->tcti_conf), call_name[call], rc,
+			Tss2_RC_Decode(rc));
 		return -EHOSTUNREACH;
 	}
-	if (!strcmp(call, "Esys_TR_FromTPMPublic")) {
+	if (call == CALL_SRK_LOOKUP) {
 		snprintf(why, sizeof(why), "no persistent SRK at handle 0x%08x",
 			 t->srk);
 		err = -ENOENT;
@@ -126,7 +193,7 @@ static int tss_fail(const struct tpm *t, const char *call, TSS2_RC rc)
 		snprintf(why, sizeof(why), "PCR policy not satisfied: PCRs %s "
 			 "(sha256) have changed since the key was sealed", pcrs);
 		err = -EKEYREJECTED;
-	} else if (!strcmp(call, "Esys_Load") && rc_is(rc, TPM2_RC_INTEGRITY)) {
+	} else if (call == CALL_LOAD && rc_is(rc, TPM2_RC_INTEGRITY)) {
 		snprintf(why, sizeof(why), "the key was sealed to another TPM, "
 			 "the TPM was cleared, or the sealed blob is corrupt");
 		err = -EKEYREJECTED;
@@ -156,17 +223,18 @@ static int tss_fail(const struct tpm *t, const char *call, TSS2_RC rc)
 		err = -EAGAIN;
 	} else if (rc_eq(rc, TPM2_RC_FAILURE)) {
 		snprintf(why, sizeof(why), "the TPM is in failure mode");
-	} else if (!strcmp(call, "Esys_Load") && tpm_code(rc)) {
+	} else if (call == CALL_LOAD && tpm_code(rc)) {
 		snprintf(why, sizeof(why), "the sealed blob does not load under "
 			 "this TPM's storage key (another TPM, or corrupt)");
 		err = -EKEYREJECTED;
-	} else if (!tpm_code(rc) && (rc & 0xffff) == TSS2_BASE_RC_MEMORY) {
+	} else if (!tpm_code(rc) && rc_base(rc) == TSS2_BASE_RC_MEMORY) {
 		snprintf(why, sizeof(why), "out of memory");
 		err = -ENOMEM;
 	} else {
 		snprintf(why, sizeof(why), "command failed");
 	}
-	log_err("TPM: %s (%s: 0x%08x %s)", why, call, rc, Tss2_RC_Decode(rc));
+	log_err("TPM: %s (%s: 0x%08x %s)", why, call_name[call], rc,
+		Tss2_RC_Decode(rc));
 	return err;
 }
 
@@ -188,7 +256,7 @@ static void tpm_close(struct tpm *t)
 static int tpm_open(struct tpm *t, const char *tcti, uint32_t srk,
 		    uint32_t pcrs)
 {
-	const char *call = "Tss2_TctiLdr_Initialize";
+	enum tss_call call = CALL_TCTI_INIT;
 	TSS2_RC rc;
 	int r;
 
@@ -201,11 +269,11 @@ static int tpm_open(struct tpm *t, const char *tcti, uint32_t srk,
 	setenv("TSS2_LOG", "all+none", 0);
 	rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
 	if (rc == TSS2_RC_SUCCESS) {
-		call = "Esys_Initialize";
+		call = CALL_ESYS_INIT;
 		rc = Esys_Initialize(&t->esys, t->tcti, NULL);
 	}
 	if (rc == TSS2_RC_SUCCESS) {
-		call = "Esys_Startup";
+		call = CALL_STARTUP;
 		rc = Esys_Startup(t->esys, TPM2_SU_CLEAR);
 		if (rc_eq(rc, TPM2_RC_INITIALIZE)) /* already started: fine */
 			rc = TSS2_RC_SUCCESS;
@@ -255,7 +323,7 @@ static int tpm_primary(struct tpm *t)
 		t->primary_persistent = true;
 		if (rc != TSS2_RC_SUCCESS) {
 			t->primary = ESYS_TR_NONE;
-			return tss_fail(t, "Esys_TR_FromTPMPublic", rc);
+			return tss_fail(t, CALL_SRK_LOOKUP, rc);
 		}
 		return 0;
 	}
@@ -265,7 +333,7 @@ static int tpm_primary(struct tpm *t)
 				NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->primary = ESYS_TR_NONE;
-		return tss_fail(t, "Esys_CreatePrimary", rc);
+		return tss_fail(t, CALL_CREATE_PRIMARY, rc);
 	}
 	return 0;
 }
@@ -295,12 +363,12 @@ static int tpm_session(struct tpm *t, TPM2_SE type, TPMA_SESSION attrs)
 				   TPM2_ALG_SHA256, &t->session);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->session = ESYS_TR_NONE;
-		return tss_fail(t, "Esys_StartAuthSession", rc);
+		return tss_fail(t, CALL_START_SESSION, rc);
 	}
 	if (type == TPM2_SE_TRIAL)
 		return 0;
 	rc = Esys_TRSess_SetAttributes(t->esys, t->session, attrs, 0xff);
-	return rc == TSS2_RC_SUCCESS ? 0 : tss_fail(t, "Esys_TRSess_SetAttributes", rc);
+	return rc == TSS2_RC_SUCCESS ? 0 : tss_fail(t, CALL_SESSION_ATTRS, rc);
 }
 
 static int flush_session(struct tpm *t)
@@ -308,7 +376,7 @@ static int flush_session(struct tpm *t)
 	TSS2_RC rc = Esys_FlushContext(t->esys, t->session);
 
 	t->session = ESYS_TR_NONE;
-	return rc == TSS2_RC_SUCCESS ? 0 : tss_fail(t, "Esys_FlushContext", rc);
+	return rc == TSS2_RC_SUCCESS ? 0 : tss_fail(t, CALL_FLUSH, rc);
 }
 
 /* The policy digest a PCR-bound object carries (trial session). */
@@ -326,14 +394,14 @@ static int policy_digest(struct tpm *t, uint32_t mask, TPM2B_DIGEST *out)
 	rc = Esys_PolicyPCR(t->esys, t->session, ESYS_TR_NONE, ESYS_TR_NONE,
 			    ESYS_TR_NONE, &empty, &sel);
 	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_fail(t, "Esys_PolicyPCR", rc);
+		r = tss_fail(t, CALL_POLICY_PCR, rc);
 		flush_session(t);
 		return r;
 	}
 	rc = Esys_PolicyGetDigest(t->esys, t->session, ESYS_TR_NONE,
 				  ESYS_TR_NONE, ESYS_TR_NONE, &d);
 	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_fail(t, "Esys_PolicyGetDigest", rc);
+		r = tss_fail(t, CALL_POLICY_DIGEST, rc);
 		flush_session(t);
 		return r;
 	}
@@ -469,7 +537,7 @@ static int parent_name(struct tpm *t, uint8_t name[NAME_LEN])
 	TSS2_RC rc = Esys_TR_GetName(t->esys, t->primary, &n);
 
 	if (rc != TSS2_RC_SUCCESS)
-		return tss_fail(t, "Esys_TR_GetName", rc);
+		return tss_fail(t, CALL_GET_NAME, rc);
 	if (n->size != NAME_LEN) {
 		log_err("TPM: the storage key's name is %u bytes, expected a "
 			"SHA-256 name", n->size);
@@ -576,7 +644,7 @@ static int tpm2_enroll(const char *arg, const struct kp_options *opt,
 			 ESYS_TR_NONE, sens, &tmpl, &outside, &none, &priv,
 			 &pub, NULL, NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_fail(&t, "Esys_Create", rc);
+		r = tss_fail(&t, CALL_CREATE, rc);
 		goto out;
 	}
 	if (Tss2_MU_TPM2B_PUBLIC_Marshal(pub, pbuf, sizeof(pbuf), &poff) ||
@@ -690,7 +758,7 @@ static int tpm2_unlock(const json_t *params, const char *arg,
 		       ESYS_TR_NONE, &priv, &pub, &t.object);
 	if (rc != TSS2_RC_SUCCESS) {
 		t.object = ESYS_TR_NONE;
-		r = tss_fail(&t, "Esys_Load", rc);
+		r = tss_fail(&t, CALL_LOAD, rc);
 		goto out;
 	}
 	/* The salt goes to the parent key: it must be the one sealed under,
@@ -715,14 +783,14 @@ static int tpm2_unlock(const json_t *params, const char *arg,
 		rc = Esys_PolicyPCR(t.esys, t.session, ESYS_TR_NONE, ESYS_TR_NONE,
 				    ESYS_TR_NONE, &empty, &sel);
 		if (rc != TSS2_RC_SUCCESS) {
-			r = tss_fail(&t, "Esys_PolicyPCR", rc);
+			r = tss_fail(&t, CALL_POLICY_PCR, rc);
 			goto out;
 		}
 	}
 	rc = Esys_Unseal(t.esys, t.object, t.session, ESYS_TR_NONE,
 			 ESYS_TR_NONE, &out);
 	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_fail(&t, "Esys_Unseal", rc);
+		r = tss_fail(&t, CALL_UNSEAL, rc);
 		goto out;
 	}
 	if (out->size != KEYPROV_KEY_LEN) {
