@@ -148,29 +148,18 @@ static int create_encrypted(const char *dir, struct volume_config *cfg,
 			    const struct kp_options *opt,
 			    const struct rootattr *root)
 {
-	uint8_t *vkey = secmem_alloc(KEYPROV_KEY_LEN);
 	uint8_t root_id[NAMES_DIRID_LEN];
 	const struct dirid_place top = { NULL, NULL };
 	struct volume_keys *keys = NULL;
 	struct dirid_ctx *dctx = NULL;
-	int dfd = -1, r, rc = EXIT_SYSTEM;
+	int dfd = -1, rc = EXIT_SYSTEM;
 
-	if (!vkey)
-		return EXIT_SYSTEM;
-	/* 1. The key source makes (or has made) the key and wraps it. */
-	snprintf(cfg->key_source, sizeof(cfg->key_source), "%s", kp->name);
-	r = unlock_enroll(kp, arg, opt, cfg->uuid, vkey, &cfg->key_params);
-	if (r) {
+	/* 1. The key source makes the key; only its subkeys come back. */
+	if (unlock_enroll(kp, arg, opt, cfg, &keys)) {
 		rc = EXIT_KEY;
 		goto out;
 	}
-	/* 2. Subkeys, then the volume key is gone. */
-	r = volume_derive_keys(vkey, cfg->uuid_bin, &keys);
-	secmem_free(vkey);
-	vkey = NULL;
-	if (r)
-		goto out;
-	/* 3. The root directory's ID, durable before the config exists. */
+	/* 2. The root directory's ID, durable before the config exists. */
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || dirid_ctx_new(keys->names, &dctx) ||
 	    dirid_create(dctx, dfd, &top, root_id)) {
@@ -178,12 +167,12 @@ static int create_encrypted(const char *dir, struct volume_config *cfg,
 				"ID in %s\n", dir);
 		goto out;
 	}
-	/* 4. The mount root's attributes, under their own subkey. */
+	/* 3. The mount root's attributes, under their own subkey. */
 	rc = write_root(dir, root, keys->root_mac);
 	if (rc)
 		goto out;
 	rc = EXIT_SYSTEM;
-	/* 5. MAC over the config, then the config itself, last. */
+	/* 4. MAC over the config, then the config itself, last. */
 	if (volume_config_seal(cfg, keys) || volume_config_store(dir, cfg)) {
 		fprintf(stderr, "atrestfs: cannot write %s/%s\n", dir,
 			VOLUME_CONFIG_NAME);
@@ -195,7 +184,6 @@ out:
 		close(dfd);
 	dirid_ctx_free(dctx);
 	volume_keys_free(keys);
-	secmem_free(vkey);
 	return rc;
 }
 

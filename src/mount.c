@@ -169,8 +169,8 @@ static void audit(const struct volume_config *cfg, const char *vol,
 					   : NULL;
 	char id[512] = "none";
 
-	if (kp && kp->audit_id)
-		kp->audit_id(cfg->key_params, id, sizeof(id));
+	if (kp)
+		keyprov_audit_id(kp, cfg->key_params, id, sizeof(id));
 	/* id is escaped by the key source; vol and uuid are escaped here */
 	log_audit("mount volume=\"%s\" uuid=%s key_source=\"%s\" outcome=%s",
 		  LOG_ESC(vol), cfg ? LOG_ESC(cfg->uuid) : "-", id, outcome);

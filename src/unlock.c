@@ -175,16 +175,29 @@ out:
 }
 
 int unlock_enroll(const struct keyprov *kp, const char *arg,
-		  const struct kp_options *opt, const char *volume_uuid,
-		  uint8_t *key, json_t **params)
+		  const struct kp_options *opt, struct volume_config *cfg,
+		  struct volume_keys **keys)
 {
 	static const struct kp_options none;
-	struct job j = { kp, NULL, arg, opt ? opt : &none, volume_uuid };
+	struct job j = { kp, NULL, arg, opt ? opt : &none, cfg->uuid };
+	uint8_t *vkey = secmem_alloc(KEYPROV_KEY_LEN);
+	int r;
 
-	*params = NULL;
-	if (!kp->enroll)
-		return keyprov_enroll(kp, arg, opt, volume_uuid, key, params);
-	return run_child(&j, key, params);
+	*keys = NULL;
+	if (!vkey)
+		return -ENOMEM;
+	/* 1. The source makes (or has made) the key and wraps it. */
+	snprintf(cfg->key_source, sizeof(cfg->key_source), "%s", kp->name);
+	json_decref(cfg->key_params);
+	cfg->key_params = NULL;
+	r = kp->enroll ? run_child(&j, vkey, &cfg->key_params)
+		       : keyprov_enroll(kp, arg, opt, cfg->uuid, vkey,
+					&cfg->key_params);
+	/* 2. Subkeys, then the volume key is gone. */
+	if (!r)
+		r = volume_derive_keys(vkey, cfg->uuid_bin, keys);
+	secmem_free(vkey);
+	return r;
 }
 
 int unlock_volume_keys(const char *voldir, const struct volume_config *cfg,

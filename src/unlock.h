@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The volume key's whole life at mount (and for offline tools such as
- * fsck): the pins checked, the key obtained in a short-lived child process,
- * the subkeys derived, the key wiped, the config MAC verified.
+ * The volume key's whole life: at create, made by the key source, the
+ * subkeys derived and the key wiped; at mount (and for offline tools such
+ * as fsck), the pins checked, the key obtained in a short-lived child
+ * process, the subkeys derived, the key wiped, the config MAC verified.
+ * Nothing else in atrestfs holds the volume key: everyone gets subkeys.
  *
  * The key-source code (keyfile read, tss2, libcurl and jansson for KMS)
  * runs only in the child, which hands exactly KEYPROV_KEY_LEN bytes back
@@ -39,12 +41,15 @@ int unlock_volume_keys(const char *voldir, const struct volume_config *cfg,
 		       const struct node_pins *pins, struct volume_keys **keys);
 
 /**
- * At create: keyprov_enroll() in the same kind of throwaway child, which
- * hands back the new volume key and the source's parameters (JSON text,
- * parsed strictly here). Same contract as keyprov_enroll().
+ * At create: the volume key made (or had made) by @p kp, in the same kind
+ * of throwaway child, which hands back the key and the source's parameters
+ * (JSON text, parsed strictly here); the subkeys derived, the key wiped.
+ * @param cfg a new config: gets the source's name and parameters
+ * @param keys out: the subkeys (secure memory; volume_keys_free())
+ * @return 0, or what keyprov_enroll() returns
  */
 int unlock_enroll(const struct keyprov *kp, const char *arg,
-		  const struct kp_options *opt, const char *volume_uuid,
-		  uint8_t *key, json_t **params);
+		  const struct kp_options *opt, struct volume_config *cfg,
+		  struct volume_keys **keys);
 
 #endif

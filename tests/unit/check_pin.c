@@ -343,16 +343,13 @@ START_TEST(unlock_in_child)
 	struct volume_keys *keys = NULL, *want = NULL;
 	struct node_pins *p;
 	char key[PATH_MAX + 16], where[PATH_MAX + 128];
-	uint8_t *vkey = secmem_alloc(KEYPROV_KEY_LEN);
 
 	snprintf(key, sizeof(key), "%s/key", top);
 	ck_assert_int_eq(volume_config_new(true, &cfg), 0);
-	strcpy(cfg->key_source, "keyfile");
-	/* Enrolled in a child too: key and parameters come back. */
-	ck_assert_int_eq(unlock_enroll(&kp_keyfile, key, &opt, cfg->uuid, vkey,
-				       &cfg->key_params), 0);
+	/* Enrolled in a child too: subkeys and parameters come back. */
+	ck_assert_int_eq(unlock_enroll(&kp_keyfile, key, &opt, cfg, &want), 0);
+	ck_assert_str_eq(cfg->key_source, "keyfile");
 	ck_assert_int_eq(keyprov_validate(&kp_keyfile, cfg->key_params), 0);
-	ck_assert_int_eq(volume_derive_keys(vkey, cfg->uuid_bin, &want), 0);
 	ck_assert_int_eq(volume_config_seal(cfg, want), 0);
 	ck_assert_int_eq(pin_record_store(vol, cfg, where, sizeof(where)), 0);
 	ck_assert_int_eq(pin_resolve(vol, NULL, &p), 0);
@@ -373,7 +370,6 @@ START_TEST(unlock_in_child)
 		pin_free(p);
 	}
 	volume_keys_free(want);
-	secmem_free(vkey);
 	volume_config_free(cfg);
 }
 END_TEST
