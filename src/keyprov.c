@@ -24,6 +24,30 @@ const struct keyprov *keyprov_find(const char *name)
 	return NULL;
 }
 
+const struct keyprov *keyprov_at(size_t i)
+{
+	return i < sizeof(registry) / sizeof(registry[0]) ? registry[i] : NULL;
+}
+
+const char *kp_option(const struct kp_options *o, const char *name)
+{
+	const char *v = NULL;
+
+	for (unsigned i = 0; o && i < o->n; i++)
+		if (!strcmp(o->v[i].name, name))
+			v = o->v[i].value;
+	return v;
+}
+
+int kp_option_add(struct kp_options *o, const char *name, const char *value)
+{
+	if (o->n >= KP_OPTIONS_MAX)
+		return -E2BIG;
+	o->v[o->n].name = name;
+	o->v[o->n++].value = value;
+	return 0;
+}
+
 int keyprov_parse_spec(const char *spec, const struct keyprov **kp,
 		       const char **arg, char *name_buf, size_t name_len)
 {

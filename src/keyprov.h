@@ -19,15 +19,27 @@
 /** How messages about a source's params name them (jsonsafe.h "what"). */
 #define KEYPROV_DOC "volume config key_source"
 
-/** Options of `atrestfs create` that belong to one key source. */
+#define KP_OPTIONS_MAX 8
+
+/**
+ * The `atrestfs create` options that belong to key sources (--NAME VALUE),
+ * in the order given. Each source lists the names it reads in its vtable's
+ * .options and reads them with kp_option(); the command line knows none of
+ * them by name.
+ */
 struct kp_options {
-	const char *tpm2_tcti;
-	const char *tpm2_pcrs;
-	const char *tpm2_srk_handle;
-	const char *kms_region;
-	const char *kms_endpoint;
-	const char *kms_profile;
+	unsigned n;
+	struct kp_option {
+		const char *name; /* without "--" */
+		const char *value;
+	} v[KP_OPTIONS_MAX];
 };
+
+/** The value of option @p name (the last one given), or NULL. */
+const char *kp_option(const struct kp_options *o, const char *name);
+
+/** Add option @p name = @p value: 0, or -E2BIG when @p o is full. */
+int kp_option_add(struct kp_options *o, const char *name, const char *value);
 
 /**
  * One key-source parameter that the node pins (see pin.h): its field in the
@@ -51,6 +63,8 @@ struct keyprov {
 	const char *name;
 	/** What the node pins of this source; ends with { NULL }. */
 	const struct kp_pin *pins;
+	/** The `atrestfs create` options it reads (kp_option()); NULL-ended. */
+	const char *const *options;
 	/**
 	 * At create: make the volume key (or have the KMS make it), wrap it
 	 * and describe the wrapped form in @p params.
@@ -82,6 +96,9 @@ extern const struct keyprov kp_kms;
 
 /** The source named @p name, or NULL. */
 const struct keyprov *keyprov_find(const char *name);
+
+/** The @p i-th registered source, or NULL past the last (for listing). */
+const struct keyprov *keyprov_at(size_t i);
 
 /**
  * Split "name[:arg]" into its source and argument (@p arg points into

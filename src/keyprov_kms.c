@@ -186,7 +186,8 @@ static int refuse_asymmetric(struct kms_target *t, const char *key_id)
 static int kms_enroll(const char *arg, const struct kp_options *opt,
 		      const char *volume_uuid, uint8_t *key, json_t **params)
 {
-	const char *profile = opt ? opt->kms_profile : NULL;
+	const char *profile = kp_option(opt, "kms-profile");
+	const char *endpoint = kp_option(opt, "kms-endpoint");
 	json_t *req = NULL, *resp = NULL, *arn, *blob;
 	struct kms_target t;
 	int r;
@@ -199,8 +200,7 @@ static int kms_enroll(const char *arg, const struct kp_options *opt,
 	*params = NULL;
 	if (profile && !profile_ok(profile))
 		return -EINVAL;
-	r = connect_kms(opt ? opt->kms_region : NULL, profile,
-			opt ? opt->kms_endpoint : NULL, &t);
+	r = connect_kms(kp_option(opt, "kms-region"), profile, endpoint, &t);
 	if (r)
 		return r;
 	r = refuse_asymmetric(&t, arg);
@@ -227,8 +227,8 @@ static int kms_enroll(const char *arg, const struct kp_options *opt,
 			    json_string_value(arn), "region", t.region,
 			    "ciphertext_blob", json_string_value(blob),
 			    "encryption_context", CONTEXT_KEY, volume_uuid);
-	if (*params && opt && opt->kms_endpoint)
-		json_object_set_new(*params, "endpoint", json_string(opt->kms_endpoint));
+	if (*params && endpoint)
+		json_object_set_new(*params, "endpoint", json_string(endpoint));
 	if (*params && profile)
 		json_object_set_new(*params, "profile", json_string(profile));
 	r = *params ? kms_validate(*params) : -ENOMEM;
@@ -321,9 +321,13 @@ static const struct kp_pin kms_pins[] = {
 	{ NULL, NULL, 0, 0 },
 };
 
+static const char *const kms_options[] = { "kms-region", "kms-endpoint",
+					   "kms-profile", NULL };
+
 const struct keyprov kp_kms = {
 	.name = "kms",
 	.pins = kms_pins,
+	.options = kms_options,
 	.enroll = kms_enroll,
 	.unlock = kms_unlock,
 	.validate = kms_validate,

@@ -575,7 +575,7 @@ static int tcti_check(const char *tcti)
 static int tpm2_enroll(const char *arg, const struct kp_options *opt,
 		       const char *volume_uuid, uint8_t *key, json_t **params)
 {
-	const char *tcti = node_tcti(opt ? opt->tpm2_tcti : NULL);
+	const char *tcti = node_tcti(kp_option(opt, "tpm2-tcti"));
 	TPM2B_SENSITIVE_CREATE *sens = secmem_alloc(sizeof(*sens));
 	TPM2B_PUBLIC tmpl = { 0 }, *pub = NULL;
 	TPM2B_PRIVATE *priv = NULL;
@@ -599,9 +599,9 @@ static int tpm2_enroll(const char *arg, const struct kp_options *opt,
 		r = -EINVAL;
 		goto out_free;
 	}
-	r = parse_pcrs(opt ? opt->tpm2_pcrs : NULL, &mask);
+	r = parse_pcrs(kp_option(opt, "tpm2-pcrs"), &mask);
 	if (!r)
-		r = parse_handle(opt ? opt->tpm2_srk_handle : NULL, &srk);
+		r = parse_handle(kp_option(opt, "tpm2-srk-handle"), &srk);
 	if (!r)
 		r = tcti_check(tcti);
 	if (r)
@@ -836,9 +836,13 @@ static const struct kp_pin tpm2_pins[] = {
 	{ NULL, NULL, 0, 0 },
 };
 
+static const char *const tpm2_options[] = { "tpm2-tcti", "tpm2-pcrs",
+					    "tpm2-srk-handle", NULL };
+
 const struct keyprov kp_tpm2 = {
 	.name = "tpm2",
 	.pins = tpm2_pins,
+	.options = tpm2_options,
 	.enroll = tpm2_enroll,
 	.unlock = tpm2_unlock,
 	.validate = tpm2_validate,

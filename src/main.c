@@ -7,6 +7,7 @@
  * volume, so a create that fails half-way leaves no volume behind, and
  * anything it made itself is removed again.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -219,22 +220,37 @@ static void print_pins(const char *vol, const struct volume_config *cfg,
 	       "%s,nofail 0 0\n", esc, opts);
 }
 
+/*
+ * create's long options: its own, then every key source's (as 's'), so
+ * that a new source option needs no change here. Ends with the NULL entry.
+ */
+static void create_options(const struct option *own, size_t n_own,
+			   struct option *out, size_t cap)
+{
+	const struct keyprov *kp;
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_own; i++)
+		out[n++] = own[i];
+	for (size_t i = 0; (kp = keyprov_at(i)); i++)
+		for (const char *const *o = kp->options; o && *o; o++) {
+			assert(n + 1 < cap); /* longopts is sized for it */
+			out[n++] = (struct option){ *o, required_argument, NULL,
+						    's' };
+		}
+	out[n] = (struct option){ NULL, 0, NULL, 0 };
+}
+
 static int cmd_create(int argc, char **argv)
 {
-	static const struct option longopts[] = {
+	static const struct option own[] = {
 		{ "no-encryption", no_argument, NULL, 'n' },
 		{ "key-source", required_argument, NULL, 'k' },
-		{ "tpm2-tcti", required_argument, NULL, 'T' },
-		{ "tpm2-pcrs", required_argument, NULL, 'P' },
-		{ "tpm2-srk-handle", required_argument, NULL, 'S' },
-		{ "kms-region", required_argument, NULL, 'R' },
-		{ "kms-endpoint", required_argument, NULL, 'E' },
-		{ "kms-profile", required_argument, NULL, 'F' },
 		{ "root-owner", required_argument, NULL, 'O' },
 		{ "root-mode", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
 	};
+	struct option longopts[sizeof(own) / sizeof(*own) + 4 * KP_OPTIONS_MAX];
 	struct kp_options opt = { 0 };
 	struct rootattr root = { 0, 0, ROOTATTR_DEFAULT_MODE };
 	const char *spec = NULL, *arg = NULL, *dir;
@@ -242,19 +258,22 @@ static int cmd_create(int argc, char **argv)
 	struct volume_config *cfg = NULL;
 	bool plain = false, made;
 	char name[32], conf[4096], rdir[PATH_MAX], where[PATH_MAX];
-	int c, rc, r;
+	int c, i, rc, r;
 
+	create_options(own, sizeof(own) / sizeof(*own), longopts,
+		       sizeof(longopts) / sizeof(*longopts));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, &i)) != -1) {
 		switch (c) {
 		case 'n': plain = true; break;
 		case 'k': spec = optarg; break;
-		case 'T': opt.tpm2_tcti = optarg; break;
-		case 'P': opt.tpm2_pcrs = optarg; break;
-		case 'S': opt.tpm2_srk_handle = optarg; break;
-		case 'R': opt.kms_region = optarg; break;
-		case 'E': opt.kms_endpoint = optarg; break;
-		case 'F': opt.kms_profile = optarg; break;
+		case 's':
+			if (kp_option_add(&opt, longopts[i].name, optarg)) {
+				fputs("atrestfs: too many key-source options\n",
+				      stderr);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'O':
 			r = rootattr_parse_owner(optarg, &root.uid, &root.gid);
 			if (r) {
@@ -329,7 +348,7 @@ static int cmd_create(int argc, char **argv)
 		printf("created %s volume %s in %s%s%s\n",
 		       plain ? "plain (unencrypted)" : "encrypted", cfg->uuid,
 		       dir, plain ? "" : ", key source ", ks);
-		print_pins(rdir, cfg, where, opt.tpm2_tcti);
+		print_pins(rdir, cfg, where, kp_option(&opt, "tpm2-tcti"));
 	}
 out:
 	if (rc != EXIT_OK) {

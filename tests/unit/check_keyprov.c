@@ -80,6 +80,33 @@ START_TEST(spec_known_sources)
 }
 END_TEST
 
+/* Source options: the last one given wins, and no two sources share one. */
+START_TEST(create_options)
+{
+	struct kp_options o = { 0 };
+	const struct keyprov *a, *b;
+
+	ck_assert_ptr_null(kp_option(&o, "tpm2-pcrs"));
+	ck_assert_int_eq(kp_option_add(&o, "tpm2-pcrs", "7"), 0);
+	ck_assert_int_eq(kp_option_add(&o, "tpm2-pcrs", "0,7"), 0);
+	ck_assert_str_eq(kp_option(&o, "tpm2-pcrs"), "0,7");
+	ck_assert_ptr_null(kp_option(&o, "kms-region"));
+	ck_assert_ptr_null(kp_option(NULL, "kms-region"));
+	while (o.n < KP_OPTIONS_MAX)
+		ck_assert_int_eq(kp_option_add(&o, "kms-region", "x"), 0);
+	ck_assert_int_eq(kp_option_add(&o, "kms-region", "y"), -E2BIG);
+	ck_assert_ptr_nonnull(kp_tpm2.options);
+	ck_assert_ptr_nonnull(kp_kms.options);
+	for (size_t i = 0; (a = keyprov_at(i)); i++)
+		for (size_t j = i + 1; (b = keyprov_at(j)); j++)
+			for (const char *const *x = a->options; x && *x; x++)
+				for (const char *const *y = b->options; y && *y; y++)
+					ck_assert_str_ne(*x, *y);
+	ck_assert_ptr_eq(keyprov_at(0), &kp_keyfile);
+	ck_assert_ptr_null(keyprov_at(3));
+}
+END_TEST
+
 START_TEST(spec_unknown_or_empty_refused)
 {
 	const struct keyprov *kp;
@@ -434,6 +461,7 @@ int main(void)
 	Suite *s = suite_create("keyprov");
 #define T(fn) ADD_FIXTURE_TEST(s, fn, setup, teardown)
 	T(spec_known_sources);
+	T(create_options);
 	T(spec_unknown_or_empty_refused);
 	T(keyfile_without_path_refused);
 	T(keyfile_created_when_missing);

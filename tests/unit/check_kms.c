@@ -360,7 +360,7 @@ END_TEST
 
 START_TEST(enroll_requests_and_records)
 {
-	struct kp_options o = { .kms_region = "eu-west-3" };
+	struct kp_options o;
 	uint8_t key[KEYPROV_KEY_LEN];
 	json_t *params = NULL;
 
@@ -369,7 +369,8 @@ START_TEST(enroll_requests_and_records)
 	SERVE({ 200, DESCRIBE_OK },
 	      { 200, "{\"KeyId\":\"" ARN "\",\"Plaintext\":\"" PT "\","
 		     "\"CiphertextBlob\":\"AQIDBA==\",\"KeyMaterialId\":\"x\"}" });
-	o.kms_endpoint = srv.url;
+	o = (struct kp_options){ 2, { { "kms-region", "eu-west-3" },
+				      { "kms-endpoint", srv.url } } };
 	ck_assert_int_eq(kp_kms.enroll("alias/cache", &o, UUID, key, &params), 0);
 	unserve();
 	ck_key_is_pattern(key);
@@ -570,7 +571,7 @@ START_TEST(enroll_hostile_answers)
 		{ { { 200, DESCRIBE_OK }, { 200, "{\"KeyId\":\"" ARN "\",\"Plaintext\":\"AAEC\",\"CiphertextBlob\":\"AQID\"}" } }, -EPROTO, 2 },
 		{ { { 200, DESCRIBE_OK }, { 200, "{\"KeyId\":\"" ARN "\",\"Plaintext\":\"" PT "\",\"CiphertextBlob\":\"%%%\"}" } }, -EINVAL, 2 },
 	};
-	struct kp_options o = { .kms_region = "eu-west-3" };
+	struct kp_options o;
 	uint8_t key[KEYPROV_KEY_LEN];
 
 	env_creds();
@@ -578,7 +579,8 @@ START_TEST(enroll_hostile_answers)
 		json_t *params = NULL;
 
 		serve(cases[i].r, cases[i].r[1].body ? 2 : 1);
-		o.kms_endpoint = srv.url;
+		o = (struct kp_options){ 2, { { "kms-region", "eu-west-3" },
+				      { "kms-endpoint", srv.url } } };
 		memset(key, 0xa5, sizeof(key));
 		ck_assert_msg(kp_kms.enroll("alias/x", &o, UUID, key, &params) == cases[i].err,
 			      "case %zu", i);

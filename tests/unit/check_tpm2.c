@@ -260,9 +260,23 @@ static const char *cap_end(void)
 		}                                                              \
 	} while (0)
 
+/* The create options --tpm2-tcti, --tpm2-pcrs, --tpm2-srk-handle (NULL: not given). */
+static struct kp_options opts(const char *conf, const char *pcrs, const char *srk)
+{
+	struct kp_options o = { 0 };
+
+	if (conf)
+		kp_option_add(&o, "tpm2-tcti", conf);
+	if (pcrs)
+		kp_option_add(&o, "tpm2-pcrs", pcrs);
+	if (srk)
+		kp_option_add(&o, "tpm2-srk-handle", srk);
+	return o;
+}
+
 static json_t *enroll(uint8_t key[32], const char *pcrs)
 {
-	struct kp_options opt = { .tpm2_tcti = tcti, .tpm2_pcrs = pcrs };
+	struct kp_options opt = opts(tcti, pcrs, NULL);
 	json_t *params = NULL;
 
 	ck_assert_int_eq(kp_tpm2.enroll(NULL, &opt, "u", key, &params), 0);
@@ -379,8 +393,7 @@ END_TEST
 
 START_TEST(missing_srk_refused)
 {
-	struct kp_options opt = { .tpm2_tcti = tcti,
-				  .tpm2_srk_handle = "0x81000001" };
+	struct kp_options opt = opts(tcti, NULL, "0x81000001");
 	uint8_t key[32], back[32];
 	json_t *params = NULL, *p;
 
@@ -397,7 +410,7 @@ END_TEST
 
 START_TEST(tpm_gone)
 {
-	struct kp_options opt = { .tpm2_tcti = "swtpm:host=127.0.0.1,port=1" };
+	struct kp_options opt = opts("swtpm:host=127.0.0.1,port=1", NULL, NULL);
 	uint8_t key[32], back[32];
 	json_t *params = NULL, *p = enroll(key, NULL);
 
@@ -407,7 +420,7 @@ START_TEST(tpm_gone)
 	kill(swtpm_pid, SIGTERM);
 	waitpid(swtpm_pid, NULL, 0);
 	EXPECT(unlock(p, back), -EHOSTUNREACH, "TPM unreachable", "0x000a000a");
-	opt.tpm2_tcti = "nosuchtcti:whatever";
+	opt = opts("nosuchtcti:whatever", NULL, NULL);
 	EXPECT(kp_tpm2.enroll(NULL, &opt, "u", key, &params), -EHOSTUNREACH,
 	       "TPM unreachable through TCTI \"nosuchtcti:whatever\"",
 	       "Tss2_TctiLdr_Initialize");
@@ -527,7 +540,7 @@ END_TEST
 
 START_TEST(enroll_errors_wipe_the_key)
 {
-	struct kp_options opt = { .tpm2_tcti = tcti, .tpm2_pcrs = "7" };
+	struct kp_options opt = opts(tcti, "7", NULL);
 	const char *calls[] = { "Esys_CreatePrimary", "Esys_StartAuthSession",
 				"Esys_PolicyPCR", "Esys_Create" };
 	uint8_t key[32], zero[32] = { 0 };
@@ -555,7 +568,7 @@ END_TEST
 
 START_TEST(bad_options)
 {
-	struct kp_options opt = { .tpm2_tcti = tcti };
+	struct kp_options opt = opts(tcti, NULL, NULL);
 	const char *pcrs[] = { "7,24", "x", "-1", "7,", ",7", "7;8", "07x" };
 	const char *srk[] = { "0x1234", "0x82000000", "0x81000001x", "" };
 	uint8_t key[32];
@@ -563,17 +576,16 @@ START_TEST(bad_options)
 
 	esys_inits = 0;
 	for (size_t i = 0; i < sizeof(pcrs) / sizeof(pcrs[0]); i++) {
-		opt.tpm2_pcrs = pcrs[i];
+		opt = opts(tcti, pcrs[i], NULL);
 		ck_assert_int_eq(kp_tpm2.enroll(NULL, &opt, "u", key, &params), -EINVAL);
 	}
-	opt.tpm2_pcrs = NULL;
 	for (size_t i = 0; i < sizeof(srk) / sizeof(srk[0]); i++) {
-		opt.tpm2_srk_handle = srk[i];
+		opt = opts(tcti, NULL, srk[i]);
 		ck_assert_int_eq(kp_tpm2.enroll(NULL, &opt, "u", key, &params), -EINVAL);
 	}
-	opt.tpm2_srk_handle = NULL;
+	opt = opts(tcti, NULL, NULL);
 	ck_assert_int_eq(kp_tpm2.enroll("arg", &opt, "u", key, &params), -EINVAL);
-	opt.tpm2_tcti = "";
+	opt = opts("", NULL, NULL);
 	ck_assert_int_eq(kp_tpm2.enroll(NULL, &opt, "u", key, &params), -EINVAL);
 	ck_assert_ptr_null(params);
 	ck_assert_int_eq(esys_inits, 0);
