@@ -527,31 +527,6 @@ enum volume_verdict volume_check_mount(const struct volume_config *cfg,
 	return VOLUME_OK;
 }
 
-const char *volume_verdict_message(enum volume_verdict v)
-{
-	switch (v) {
-	case VOLUME_OK:
-		return "ok";
-	case VOLUME_NOT_A_VOLUME:
-		return "not an atrestfs volume (no atrestfs.conf): run "
-		       "'atrestfs create' first; an existing directory is "
-		       "never adopted";
-	case VOLUME_ENCRYPTED_BUT_OFF:
-		return "the volume is encrypted but the mount says "
-		       "encryption=off (that would write plaintext into an "
-		       "encrypted volume)";
-	case VOLUME_PLAIN_BUT_EXPECTED:
-		return "the volume is a plain volume created without "
-		       "encryption; encryption cannot be enabled after "
-		       "creation: create a new volume (or mount it with "
-		       "-o encryption=off)";
-	case VOLUME_KEY_SOURCE_MISMATCH:
-		return "the mount names another key source than the volume "
-		       "was created with; the key source is fixed at creation";
-	}
-	return "refused";
-}
-
 const char *volume_verdict_explain(enum volume_verdict v, const char *voldir,
 				   const struct volume_config *cfg,
 				   const struct volume_expect *exp, char *buf,

@@ -133,9 +133,6 @@ enum volume_verdict {
 enum volume_verdict volume_check_mount(const struct volume_config *cfg,
 				       const struct volume_expect *exp);
 
-/** The user-facing reason for a verdict (never NULL). */
-const char *volume_verdict_message(enum volume_verdict v);
-
 /**
  * The whole refusal sentence for a verdict, naming the volume directory
  * and, for a key-source mismatch, both key sources, e.g.

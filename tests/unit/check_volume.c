@@ -734,7 +734,6 @@ START_TEST(refuse_encrypted_mounted_off)
 {
 	ck_assert_int_eq(volume_check_mount(&enc, &off), VOLUME_ENCRYPTED_BUT_OFF);
 	ck_assert_int_eq(volume_check_mount(&enc, &off_kms), VOLUME_ENCRYPTED_BUT_OFF);
-	ck_assert_ptr_nonnull(strstr(volume_verdict_message(VOLUME_ENCRYPTED_BUT_OFF), "plaintext"));
 	assert_explains(VOLUME_ENCRYPTED_BUT_OFF, &enc, &off,
 			"refused: /srv/vol is encrypted but the mount says encryption=off (that would write "
 			"plaintext into an encrypted volume)");
@@ -745,7 +744,6 @@ START_TEST(refuse_plain_mounted_encrypted)
 {
 	ck_assert_int_eq(volume_check_mount(&plain, &on), VOLUME_PLAIN_BUT_EXPECTED);
 	ck_assert_int_eq(volume_check_mount(&plain, &on_kms), VOLUME_PLAIN_BUT_EXPECTED);
-	ck_assert_ptr_nonnull(strstr(volume_verdict_message(VOLUME_PLAIN_BUT_EXPECTED), "create a new volume"));
 	assert_explains(VOLUME_PLAIN_BUT_EXPECTED, &plain, &on,
 			"refused: /srv/vol is a plain volume created without encryption; encryption cannot be "
 			"enabled after creation: create a new volume");
@@ -755,7 +753,6 @@ END_TEST
 START_TEST(refuse_key_source_mismatch)
 {
 	ck_assert_int_eq(volume_check_mount(&enc, &on_kms), VOLUME_KEY_SOURCE_MISMATCH);
-	ck_assert_ptr_nonnull(strstr(volume_verdict_message(VOLUME_KEY_SOURCE_MISMATCH), "fixed at creation"));
 	assert_explains(VOLUME_KEY_SOURCE_MISMATCH, &enc, &on_kms,
 			"refused: key source 'kms' named by the mount, but /srv/vol was created with 'keyfile'; "
 			"the key source is fixed at creation");
@@ -767,7 +764,6 @@ START_TEST(refuse_not_a_volume)
 	ck_assert_int_eq(volume_check_mount(NULL, &on), VOLUME_NOT_A_VOLUME);
 	ck_assert_int_eq(volume_check_mount(NULL, &off), VOLUME_NOT_A_VOLUME);
 	ck_assert_int_eq(volume_check_mount(NULL, &on_keyfile), VOLUME_NOT_A_VOLUME);
-	ck_assert_ptr_nonnull(strstr(volume_verdict_message(VOLUME_NOT_A_VOLUME), "atrestfs create"));
 	assert_explains(VOLUME_NOT_A_VOLUME, NULL, &on,
 			"refused: /srv/vol is not an atrestfs volume (no atrestfs.conf): run 'atrestfs create' "
 			"first; an existing directory is never adopted");
@@ -777,14 +773,14 @@ END_TEST
 
 START_TEST(matching_mounts_allowed)
 {
-	char tiny[8];
+	char tiny[8], a[512], b[512];
 
 	ck_assert_int_eq(volume_check_mount(&enc, &on), VOLUME_OK);
 	ck_assert_int_eq(volume_check_mount(&enc, &on_keyfile), VOLUME_OK);
 	ck_assert_int_eq(volume_check_mount(&plain, &off), VOLUME_OK);
 	/* Every verdict has a distinct message; a short buffer still ends. */
-	ck_assert_str_ne(volume_verdict_message(VOLUME_ENCRYPTED_BUT_OFF),
-			 volume_verdict_message(VOLUME_PLAIN_BUT_EXPECTED));
+	ck_assert_str_ne(volume_verdict_explain(VOLUME_ENCRYPTED_BUT_OFF, "/v", &enc, &off, a, sizeof(a)),
+			 volume_verdict_explain(VOLUME_PLAIN_BUT_EXPECTED, "/v", &plain, &on, b, sizeof(b)));
 	volume_verdict_explain(VOLUME_NOT_A_VOLUME, "/srv/vol", NULL, NULL, tiny, sizeof(tiny));
 	ck_assert_str_eq(tiny, "refused");
 }
