@@ -65,6 +65,8 @@ struct keyprov {
 	const struct kp_pin *pins;
 	/** The `atrestfs create` options it reads (kp_option()); NULL-ended. */
 	const char *const *options;
+	/** Its lines of `atrestfs create --help`: --key-source and options. */
+	const char *usage;
 	/**
 	 * At create: make the volume key (or have the KMS make it), wrap it
 	 * and describe the wrapped form in @p params.

@@ -237,6 +237,8 @@ static const struct kp_pin keyfile_pins[] = {
 const struct keyprov kp_keyfile = {
 	.name = "keyfile",
 	.pins = keyfile_pins,
+	.usage = "  --key-source keyfile:PATH   wrap the key with a 32-byte "
+		 "keyfile (created 0400 if missing)\n",
 	.enroll = keyfile_enroll,
 	.unlock = keyfile_unlock,
 	.validate = keyfile_validate,

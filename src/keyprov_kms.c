@@ -328,6 +328,9 @@ const struct keyprov kp_kms = {
 	.name = "kms",
 	.pins = kms_pins,
 	.options = kms_options,
+	.usage = "  --key-source kms:KEY        AWS KMS data key (key id, ARN, "
+		 "alias)\n"
+		 "      --kms-region R  --kms-endpoint URL  --kms-profile P\n",
 	.enroll = kms_enroll,
 	.unlock = kms_unlock,
 	.validate = kms_validate,

@@ -843,6 +843,12 @@ const struct keyprov kp_tpm2 = {
 	.name = "tpm2",
 	.pins = tpm2_pins,
 	.options = tpm2_options,
+	.usage = "  --key-source tpm2           seal the key to this node's "
+		 "TPM 2.0\n"
+		 "      --tpm2-tcti STRING      TCTI (default " DEFAULT_TCTI ")\n"
+		 "      --tpm2-pcrs LIST        bind to SHA-256 PCRs, e.g. 7 or "
+		 "0,2,7\n"
+		 "      --tpm2-srk-handle H     seal under a persistent SRK\n",
 	.enroll = tpm2_enroll,
 	.unlock = tpm2_unlock,
 	.validate = tpm2_validate,

@@ -51,20 +51,13 @@ static void usage(FILE *out)
 
 static void create_usage(FILE *out)
 {
+	const struct keyprov *kp;
+
 	fputs("usage: atrestfs create [--no-encryption] --key-source SPEC "
-	      "VOLUME\n"
-	      "  --key-source keyfile:PATH   wrap the key with a 32-byte "
-	      "keyfile (created 0400 if missing)\n"
-	      "  --key-source tpm2           seal the key to this node's TPM "
-	      "2.0\n"
-	      "      --tpm2-tcti STRING      TCTI (default device:/dev/tpmrm0)\n"
-	      "      --tpm2-pcrs LIST        bind to SHA-256 PCRs, e.g. 7 or "
-	      "0,2,7\n"
-	      "      --tpm2-srk-handle H     seal under a persistent SRK\n"
-	      "  --key-source kms:KEY        AWS KMS data key (key id, ARN, "
-	      "alias)\n"
-	      "      --kms-region R  --kms-endpoint URL  --kms-profile P\n"
-	      "  --no-encryption             a plain pass-through volume "
+	      "VOLUME\n", out);
+	for (size_t i = 0; (kp = keyprov_at(i)); i++)
+		fputs(kp->usage, out);
+	fputs("  --no-encryption             a plain pass-through volume "
 	      "(fixed forever)\n"
 	      "  --root-owner USER:GROUP     owner of the mount root (default "
 	      "root:root)\n"

@@ -102,6 +102,17 @@ START_TEST(create_options)
 			for (const char *const *x = a->options; x && *x; x++)
 				for (const char *const *y = b->options; y && *y; y++)
 					ck_assert_str_ne(*x, *y);
+	/* create --help states every source and each of its options. */
+	for (size_t i = 0; (a = keyprov_at(i)); i++) {
+		char ks[64];
+
+		snprintf(ks, sizeof(ks), "--key-source %s", a->name);
+		ck_assert_ptr_nonnull(strstr(a->usage, ks));
+		for (const char *const *x = a->options; x && *x; x++) {
+			snprintf(ks, sizeof(ks), "--%s ", *x);
+			ck_assert_msg(strstr(a->usage, ks), "%s lacks %s", a->name, ks);
+		}
+	}
 	ck_assert_ptr_eq(keyprov_at(0), &kp_keyfile);
 	ck_assert_ptr_null(keyprov_at(3));
 }
