@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The unlock child. fork() instead of a helper binary: nothing is exec'd,
- * so no path, environment or library search decides what runs, and the
- * child starts with the very checks the parent has made. The child writes
- * a 4-byte status and, on success, the 32-byte key (at create followed by
- * the source's parameters as JSON); the parent accepts exactly that, from
- * a child that exited with status 0.
+ * The volume key's life, from the key source to the subkeys (unlock.h),
+ * with the key source run in a throwaway child. fork() instead of a helper
+ * binary: nothing is exec'd, so no path, environment or library search
+ * decides what runs, and the child starts with the very checks the parent
+ * has made. The child writes a 4-byte status and, on success, the 32-byte
+ * key (at create followed by the source's parameters as JSON); the parent
+ * accepts exactly that, from a child that exited with status 0.
  */
 #include "unlock.h"
 
