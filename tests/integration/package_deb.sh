@@ -44,17 +44,20 @@ dpkg_run() {
 T0=$(date +%s)
 elapsed() { echo "$1: $(($(date +%s) - T0)) s"; }
 
-# 1. Build from a copy of the tree (what git has plus new, unignored files).
+# 1. Build from a copy of the tree (what git has plus new, unignored
+# files); tree.list is what the release tarball must hold: the tracked files.
 SRC=$WORK/src/atrestfs
 mkdir -p "$SRC"
+existing() { while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done; true; }
 if git -C "$TOP" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-	(cd "$TOP" && git ls-files -co --exclude-standard -z |
-		while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-		tar --null -cf - -T -) | tar -xf - -C "$SRC"
+	(cd "$TOP" && git ls-files -co --exclude-standard -z | existing | tar --null -cf - -T -) |
+		tar -xf - -C "$SRC"
+	(cd "$TOP" && git ls-files -c -z | existing | tr '\0' '\n') >"$WORK/tree.all"
 else
 	tar -C "$TOP" --exclude='./build-*' --exclude=./debian/build -cf - . | tar -xf - -C "$SRC"
+	(cd "$SRC" && find . -type f | sed 's|^\./||') >"$WORK/tree.all"
 fi
-(cd "$SRC" && find . -type f ! -path './.*' | sed 's|^\./||' | sort) >"$WORK/tree.list"
+grep -v '^\.' "$WORK/tree.all" | sort >"$WORK/tree.list"
 (cd "$SRC" && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=$(nproc)" \
 	dpkg-buildpackage -us -uc -b >"$WORK/build.log" 2>&1) ||
 	{ tail -30 "$WORK/build.log"; fail "dpkg-buildpackage failed"; }
