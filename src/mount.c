@@ -42,6 +42,7 @@ enum {
 
 struct mount_opts {
 	char *encryption; /* "on" / "off" */
+	char *encryption_fstab; /* the same, spelt atrestfs.encryption= */
 	char *key_source; /* TYPE[:ARG] */
 	struct pin_opts pin; /* what the fstab line pins (pin.h) */
 	char *kms_recheck, *kms_grace, *kms_revoked; /* revoke.h */
@@ -56,6 +57,10 @@ enum { KEY_FG, KEY_DEBUG, KEY_HELP, KEY_SETID };
 
 static const struct fuse_opt opt_spec[] = {
 	{ "encryption=%s", offsetof(struct mount_opts, encryption), 0 },
+	/* libmount keeps "encryption=" (a loop-device option) from every
+	 * helper, mount.fuse3 included; this spelling gets through. */
+	{ "atrestfs.encryption=%s",
+	  offsetof(struct mount_opts, encryption_fstab), 0 },
 	{ "key_source=%s", offsetof(struct mount_opts, key_source), 0 },
 	{ "kms_recheck=%s", offsetof(struct mount_opts, kms_recheck), 0 },
 	{ "kms_grace=%s", offsetof(struct mount_opts, kms_grace), 0 },
@@ -121,6 +126,8 @@ static void mount_usage(FILE *out)
 	fputs("usage: atrestfs mount VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
 	      "  -o encryption=off       the volume is a plain one (without it,"
 	      " encryption is expected)\n"
+	      "     (atrestfs.encryption=off: the same, the spelling that an"
+	      " fstab line keeps)\n"
 	      "  -o key_source=TYPE[:ARG] the key source this node pins: "
 	      "keyfile:PATH, tpm2, kms:KEY_ARN\n"
 	      "  -o uuid=UUID            the volume this node expects\n"
@@ -226,6 +233,19 @@ int cmd_mount(int argc, char **argv)
 		mount_usage(stderr);
 		rc = EXIT_USAGE;
 		goto out;
+	}
+	if (o.encryption_fstab) {
+		if (o.encryption && strcmp(o.encryption, o.encryption_fstab)) {
+			fprintf(stderr, "atrestfs: encryption=%s and "
+					"atrestfs.encryption=%s contradict each "
+					"other\n", o.encryption,
+				o.encryption_fstab);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		free(o.encryption);
+		o.encryption = o.encryption_fstab;
+		o.encryption_fstab = NULL;
 	}
 	if (o.encryption) {
 		if (!strcmp(o.encryption, "off"))
@@ -480,6 +500,7 @@ out:
 		close(lock_fd);
 	fuse_opt_free_args(&args);
 	free(o.encryption);
+	free(o.encryption_fstab);
 	free(o.key_source);
 	free(o.kms_recheck);
 	free(o.kms_grace);
