@@ -23,6 +23,7 @@
 #include "fs_inode.h"
 #include "fs_ops.h"
 #include "keyprov.h"
+#include "kms_client.h"
 #include "log.h"
 #include "names.h"
 #include "pin.h"
@@ -46,6 +47,7 @@ struct mount_opts {
 	char *key_source; /* TYPE[:ARG] */
 	struct pin_opts pin; /* what the fstab line pins (pin.h) */
 	char *kms_recheck, *kms_grace, *kms_revoked; /* revoke.h */
+	char *kms_retry_time; /* kms_client.h */
 	char *volume;
 	char *mountpoint;
 	int foreground;
@@ -65,6 +67,7 @@ static const struct fuse_opt opt_spec[] = {
 	{ "kms_recheck=%s", offsetof(struct mount_opts, kms_recheck), 0 },
 	{ "kms_grace=%s", offsetof(struct mount_opts, kms_grace), 0 },
 	{ "kms_revoked=%s", offsetof(struct mount_opts, kms_revoked), 0 },
+	{ "kms_retry_time=%s", offsetof(struct mount_opts, kms_retry_time), 0 },
 #define PIN_OPT(name) \
 	{ #name "=%s", offsetof(struct mount_opts, pin.name), 0 }
 	PIN_OPT(uuid),
@@ -137,6 +140,8 @@ static void mount_usage(FILE *out)
 	      "[kms_revoked=deny_writes|deny_all]\n"
 	      "     (kms volumes: ask KMS again at each interval; a revoked key"
 	      " stops writes)\n"
+	      "  -o kms_retry_time=SECONDS  retry a throttled or failing KMS "
+	      "for this long (default 60)\n"
 	      "     (pins come from these and the node record that create "
 	      "writes; see atrestfs(8))\n"
 	      "  -f                      stay in the foreground\n"
@@ -261,6 +266,15 @@ int cmd_mount(int argc, char **argv)
 			      &ropts)) {
 		rc = EXIT_USAGE;
 		goto out;
+	}
+	if (o.kms_retry_time) {
+		unsigned secs;
+
+		if (kms_retry_time_parse(o.kms_retry_time, &secs)) {
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		kms_set_retry_time(secs);
 	}
 	if (o.key_source) {
 		const struct keyprov *kp;
@@ -505,6 +519,7 @@ out:
 	free(o.kms_recheck);
 	free(o.kms_grace);
 	free(o.kms_revoked);
+	free(o.kms_retry_time);
 	free(o.volume);
 	free(o.mountpoint);
 	free((char *)o.pin.uuid);

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kms_client.h"
 #include "log.h"
 #include "sandbox.h"
 #include "secmem.h"
@@ -151,6 +152,10 @@ watch(int ctl, int out, const struct keyprov *kp, const json_t *params,
 	/* One line per state change comes from the daemon; the key source's
 	 * own messages would repeat at every interval. */
 	log_set_level(LOG_LVL_NONE);
+	/* A throttled check is retried within half an interval, then counts
+	 * as "unreachable" (never "revoked"): the next check is not delayed. */
+	if (kms_retry_time() > interval / 2)
+		kms_set_retry_time(interval / 2);
 	for (;;) {
 		struct pollfd p = { .fd = ctl, .events = POLLIN };
 		int n = poll(&p, 1, (int)interval * 1000), r;

@@ -133,7 +133,8 @@ for type in atrestfs fuse.atrestfs; do
 		 "kms_endpoint=https://kms.example/|kms_endpoint= does not apply" \
 		 "kms_profile=p|kms_profile= does not apply" "kms_recheck=x|kms_recheck=x" \
 		 "kms_grace=5|kms_grace and kms_revoked only apply" \
-		 "kms_revoked=deny_all|kms_grace and kms_revoked only apply"; do
+		 "kms_revoked=deny_all|kms_grace and kms_revoked only apply" \
+		 "kms_retry_time=x|kms_retry_time=x: expected"; do
 		opt=${o%%|*} pat=${o#*|}
 		echo "$VOL $MNT $type $opt 0 0" >"$FSTAB"
 		if out=$(mount -a -T "$FSTAB" 2>&1); then fail "$type: $opt mounted"; fi
