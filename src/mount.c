@@ -322,6 +322,7 @@ int cmd_mount(int argc, char **argv)
 		rc = EXIT_REFUSED;
 		goto out;
 	}
+	log_set_volume(cfg->uuid); /* every line from here on names it */
 	if (ropts.interval && (!cfg->encrypted || strcmp(cfg->key_source, "kms"))) {
 		fprintf(stderr, "atrestfs: refused: kms_recheck applies to kms "
 				"volumes only; %s uses %s\n", vol,
@@ -457,6 +458,8 @@ int cmd_mount(int argc, char **argv)
 		audit(cfg, vol, "failed: kernel mount");
 		goto out_signals;
 	}
+	/* Where the daemon's lines go, decided (and said) on the terminal. */
+	log_daemon_prepare(o.foreground);
 	audit(cfg, vol, "mounted");
 	if (fuse_daemonize(o.foreground))
 		goto out_unmount;
@@ -488,8 +491,10 @@ int cmd_mount(int argc, char **argv)
 			LOG_ESC(vol), strerror(-r));
 		goto out_unmount;
 	}
+	log_serve();
 	rc = fuse_session_loop_mt(se, &lcfg) ? EXIT_SYSTEM : 0;
 out_unmount:
+	log_flush();
 	revoke_watch_stop(watch);
 	fuse_session_unmount(se);
 	/* Unmounted: a new mount or fsck may start while we clean up. */
