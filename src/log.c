@@ -93,35 +93,47 @@ static int connect_devlog(void)
 	return fd;
 }
 
-/* Whether fd 2 leads somewhere: open, and not /dev/null. */
-static bool stderr_useful(void)
+/* fd 2: closed or /dev/null (nowhere), a pipe, or anything else. */
+enum err_kind { ERR_NOWHERE, ERR_PIPE, ERR_KEEPABLE };
+
+static enum err_kind stderr_kind(void)
 {
 	struct stat st;
 
-	if (fstat(2, &st))
-		return false;
-	return !(S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3));
+	if (fstat(2, &st) ||
+	    (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)))
+		return ERR_NOWHERE;
+	return S_ISFIFO(st.st_mode) ? ERR_PIPE : ERR_KEEPABLE;
 }
 
 bool log_daemon_prepare(bool foreground)
 {
-	bool useful = stderr_useful(), tty = useful && isatty(2), any;
+	enum err_kind kind = stderr_kind();
+	bool tty = kind == ERR_KEEPABLE && isatty(2), any;
 
 	tzset(); /* the syslog timestamps: /etc/localtime read now */
 	pthread_mutex_lock(&lock);
+	/*
+	 * A pipe is not kept: whoever reads it to its end (out=$(mount ...),
+	 * a subprocess with captured output) would wait for the daemon's
+	 * exit. Files, terminals and sockets (the journal's stream) are.
+	 */
 	if (!foreground) {
 		if (sys_fd < 0)
 			sys_fd = connect_devlog();
-		if (useful && err_fd < 0)
+		if (kind == ERR_KEEPABLE && err_fd < 0)
 			err_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
 	}
-	any = foreground ? useful : sys_fd >= 0 || err_fd >= 0;
+	any = foreground ? kind != ERR_NOWHERE : sys_fd >= 0 || err_fd >= 0;
 	pthread_mutex_unlock(&lock);
 	if (!any)
 		fprintf(stderr, "atrestfs: warning: %sthe daemon cannot log "
 				"anywhere: no syslog (" DEV_LOG ") and standard "
-				"error leads nowhere; its messages (failed "
-				"authentication included) are lost\n", volume);
+				"error %s; its messages (failed authentication "
+				"included) are lost\n", volume,
+			kind == ERR_PIPE ? "is a pipe (not kept: it would hold "
+					   "up whoever reads it to its end)"
+					 : "leads nowhere");
 	else if (!foreground && sys_fd < 0 && tty)
 		fprintf(stderr, "atrestfs: warning: %sno syslog (" DEV_LOG
 				"): the daemon logs to this terminal, and its "

@@ -49,7 +49,8 @@ void log_set_volume(const char *uuid);
 /**
  * Before daemonizing (and before the sandbox, which forbids new sockets):
  * connect to /dev/log when it is there and keep a copy of stderr when it
- * leads anywhere (not /dev/null). When neither will hold the daemon's
+ * leads anywhere and may be held (not /dev/null, not a pipe: its reader
+ * would wait for the daemon's exit). When neither will hold the daemon's
  * lines, or only a terminal will, say so on stderr now.
  * @param foreground the daemon keeps its stderr (-f): syslog is not used.
  * @return whether any destination is left.

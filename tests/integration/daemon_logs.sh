@@ -7,7 +7,9 @@
 #    "N similar messages suppressed" count; every line names the volume
 #    UUID; the audit line goes to stderr too;
 # 2. on a terminal without /dev/log, the mount says the daemon's lines will
-#    be lost with the terminal;
+#    be lost with the terminal; with stderr a pipe, the pipe is not held
+#    (out=$(atrestfs mount ...) returns) and the mount says the daemon
+#    cannot log anywhere;
 # 3. a private syslog receiver on /dev/log gets the audit line and the
 #    daemon's lines; restarted while mounted, later lines are not lost
 #    (they go to the kept stderr, with a note).
@@ -124,6 +126,18 @@ grep -q "warning: volume $UUID: no syslog (/dev/log): the daemon logs to this te
 	fail "no warning on the terminal: $(cat "$WORK/tty.out")"
 umount_wait
 echo "terminal without /dev/log: warned"
+
+# Standard error a pipe read to its end, no /dev/log: the pipe is not held
+# (the reader gets its end when the mount command exits) and the mount
+# says the daemon cannot log anywhere.
+out=$(timeout 30 "$ATRESTFS" mount "$VOL" "$MNT" 2>&1) || fail "mount with stderr on a pipe: exit $? ($out)"
+_mounts+=("$MNT")
+PID=$(daemon_pid)
+on_exit "kill $PID"
+grep -q "warning: volume $UUID: the daemon cannot log anywhere: no syslog (/dev/log) and standard error is a pipe" <<<"$out" ||
+	fail "no warning: $out"
+umount_wait
+echo "stderr a pipe, no /dev/log: not held, warned"
 
 # 3. A private syslog receiver, restarted while mounted.
 receiver() {  # receiver OUTFILE: a datagram syslog on /dev/log

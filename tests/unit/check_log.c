@@ -5,6 +5,7 @@
  * on, and cut to the buffer. The rate limit per call site, and the volume
  * named on every line.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -129,6 +130,36 @@ START_TEST(volume_prefix_escaped)
 }
 END_TEST
 
+static bool prepared;
+
+static void prepare_fg(void)
+{
+	prepared = log_daemon_prepare(true);
+}
+
+/*
+ * Whether the daemon will have somewhere to write: in the foreground its
+ * stderr, when that is not /dev/null; when it is, the mount warns (here on
+ * that very /dev/null: the verdict is what can be checked).
+ */
+START_TEST(prepare_says_where)
+{
+	char out[1024];
+	int null = open("/dev/null", O_WRONLY), saved = dup(2);
+
+	capture(prepare_fg, out, sizeof(out));
+	ck_assert(prepared);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_ge(null, 0);
+	dup2(null, 2);
+	prepared = log_daemon_prepare(true);
+	dup2(saved, 2);
+	close(null);
+	close(saved);
+	ck_assert(!prepared);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("log");
@@ -138,5 +169,6 @@ int main(void)
 	ADD_TEST(s, cut_to_buffer);
 	ADD_TEST(s, flood_is_rate_limited);
 	ADD_TEST(s, volume_prefix_escaped);
+	ADD_TEST(s, prepare_says_where);
 	return run_suite(s);
 }
