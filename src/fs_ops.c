@@ -83,6 +83,10 @@ static bool denied(fuse_req_t req, bool writes)
 
 	if (!d || (!writes && d != EACCES))
 		return false;
+	/* Each refusal is logged; a busy application makes a flood of
+	 * them, which the log's rate limit bounds. */
+	log_warn("refused a request with %s: the volume's KMS key counts as "
+		 "revoked (kms_recheck)", d == EACCES ? "EACCES" : "EROFS");
 	fuse_reply_err(req, d);
 	return true;
 }

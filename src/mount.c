@@ -23,6 +23,7 @@
 #include "fs_inode.h"
 #include "fs_ops.h"
 #include "keyprov.h"
+#include "kms_client.h"
 #include "log.h"
 #include "names.h"
 #include "pin.h"
@@ -42,9 +43,11 @@ enum {
 
 struct mount_opts {
 	char *encryption; /* "on" / "off" */
+	char *encryption_fstab; /* the same, spelt atrestfs.encryption= */
 	char *key_source; /* TYPE[:ARG] */
 	struct pin_opts pin; /* what the fstab line pins (pin.h) */
 	char *kms_recheck, *kms_grace, *kms_revoked; /* revoke.h */
+	char *kms_retry_time; /* kms_client.h */
 	char *volume;
 	char *mountpoint;
 	int foreground;
@@ -56,10 +59,15 @@ enum { KEY_FG, KEY_DEBUG, KEY_HELP, KEY_SETID };
 
 static const struct fuse_opt opt_spec[] = {
 	{ "encryption=%s", offsetof(struct mount_opts, encryption), 0 },
+	/* libmount keeps "encryption=" (a loop-device option) from every
+	 * helper, mount.fuse3 included; this spelling gets through. */
+	{ "atrestfs.encryption=%s",
+	  offsetof(struct mount_opts, encryption_fstab), 0 },
 	{ "key_source=%s", offsetof(struct mount_opts, key_source), 0 },
 	{ "kms_recheck=%s", offsetof(struct mount_opts, kms_recheck), 0 },
 	{ "kms_grace=%s", offsetof(struct mount_opts, kms_grace), 0 },
 	{ "kms_revoked=%s", offsetof(struct mount_opts, kms_revoked), 0 },
+	{ "kms_retry_time=%s", offsetof(struct mount_opts, kms_retry_time), 0 },
 #define PIN_OPT(name) \
 	{ #name "=%s", offsetof(struct mount_opts, pin.name), 0 }
 	PIN_OPT(uuid),
@@ -121,6 +129,8 @@ static void mount_usage(FILE *out)
 	fputs("usage: atrestfs mount VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
 	      "  -o encryption=off       the volume is a plain one (without it,"
 	      " encryption is expected)\n"
+	      "     (atrestfs.encryption=off: the same, the spelling that an"
+	      " fstab line keeps)\n"
 	      "  -o key_source=TYPE[:ARG] the key source this node pins: "
 	      "keyfile:PATH, tpm2, kms:KEY_ARN\n"
 	      "  -o uuid=UUID            the volume this node expects\n"
@@ -130,6 +140,8 @@ static void mount_usage(FILE *out)
 	      "[kms_revoked=deny_writes|deny_all]\n"
 	      "     (kms volumes: ask KMS again at each interval; a revoked key"
 	      " stops writes)\n"
+	      "  -o kms_retry_time=SECONDS  retry a throttled or failing KMS "
+	      "for this long (default 60)\n"
 	      "     (pins come from these and the node record that create "
 	      "writes; see atrestfs(8))\n"
 	      "  -f                      stay in the foreground\n"
@@ -227,6 +239,19 @@ int cmd_mount(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	if (o.encryption_fstab) {
+		if (o.encryption && strcmp(o.encryption, o.encryption_fstab)) {
+			fprintf(stderr, "atrestfs: encryption=%s and "
+					"atrestfs.encryption=%s contradict each "
+					"other\n", o.encryption,
+				o.encryption_fstab);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		free(o.encryption);
+		o.encryption = o.encryption_fstab;
+		o.encryption_fstab = NULL;
+	}
 	if (o.encryption) {
 		if (!strcmp(o.encryption, "off"))
 			exp.encryption = false;
@@ -241,6 +266,15 @@ int cmd_mount(int argc, char **argv)
 			      &ropts)) {
 		rc = EXIT_USAGE;
 		goto out;
+	}
+	if (o.kms_retry_time) {
+		unsigned secs;
+
+		if (kms_retry_time_parse(o.kms_retry_time, &secs)) {
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		kms_set_retry_time(secs);
 	}
 	if (o.key_source) {
 		const struct keyprov *kp;
@@ -288,6 +322,7 @@ int cmd_mount(int argc, char **argv)
 		rc = EXIT_REFUSED;
 		goto out;
 	}
+	log_set_volume(cfg->uuid); /* every line from here on names it */
 	if (ropts.interval && (!cfg->encrypted || strcmp(cfg->key_source, "kms"))) {
 		fprintf(stderr, "atrestfs: refused: kms_recheck applies to kms "
 				"volumes only; %s uses %s\n", vol,
@@ -423,6 +458,8 @@ int cmd_mount(int argc, char **argv)
 		audit(cfg, vol, "failed: kernel mount");
 		goto out_signals;
 	}
+	/* Where the daemon's lines go, decided (and said) on the terminal. */
+	log_daemon_prepare(o.foreground);
 	audit(cfg, vol, "mounted");
 	if (fuse_daemonize(o.foreground))
 		goto out_unmount;
@@ -454,8 +491,10 @@ int cmd_mount(int argc, char **argv)
 			LOG_ESC(vol), strerror(-r));
 		goto out_unmount;
 	}
+	log_serve();
 	rc = fuse_session_loop_mt(se, &lcfg) ? EXIT_SYSTEM : 0;
 out_unmount:
+	log_flush();
 	revoke_watch_stop(watch);
 	fuse_session_unmount(se);
 	/* Unmounted: a new mount or fsck may start while we clean up. */
@@ -480,10 +519,12 @@ out:
 		close(lock_fd);
 	fuse_opt_free_args(&args);
 	free(o.encryption);
+	free(o.encryption_fstab);
 	free(o.key_source);
 	free(o.kms_recheck);
 	free(o.kms_grace);
 	free(o.kms_revoked);
+	free(o.kms_retry_time);
 	free(o.volume);
 	free(o.mountpoint);
 	free((char *)o.pin.uuid);

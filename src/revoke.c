@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kms_client.h"
 #include "log.h"
 #include "sandbox.h"
 #include "secmem.h"
@@ -36,7 +37,6 @@ struct revoke_watch {
 	pthread_t thread;
 	bool listening; /* the thread runs */
 	struct revoke_opts o;
-	char uuid[64];
 	int *deny; /* the daemon's; written with __atomic_store_n */
 	bool stopping; /* atomic */
 };
@@ -151,6 +151,10 @@ watch(int ctl, int out, const struct keyprov *kp, const json_t *params,
 	/* One line per state change comes from the daemon; the key source's
 	 * own messages would repeat at every interval. */
 	log_set_level(LOG_LVL_NONE);
+	/* A throttled check is retried within half an interval, then counts
+	 * as "unreachable" (never "revoked"): the next check is not delayed. */
+	if (kms_retry_time() > interval / 2)
+		kms_set_retry_time(interval / 2);
 	for (;;) {
 		struct pollfd p = { .fd = ctl, .events = POLLIN };
 		int n = poll(&p, 1, (int)interval * 1000), r;
@@ -197,9 +201,8 @@ static void *reader(void *arg)
 			/* Without a watcher nobody would notice a revocation:
 			 * fail closed for the rest of this mount. */
 			set_deny(w, true);
-			log_err("volume %s: the KMS watcher stopped; %s now "
-				"fail until the volume is mounted again",
-				w->uuid, what);
+			log_err("the KMS watcher stopped; %s now fail until "
+				"the volume is mounted again", what);
 			break;
 		}
 		revoked = revoke_judge(msg[0], now_s(), &last_allowed,
@@ -207,23 +210,22 @@ static void *reader(void *arg)
 		if (revoked != was) {
 			set_deny(w, revoked);
 			if (!revoked)
-				log_warn("volume %s: KMS allows the key again; "
-					 "%s resume", w->uuid, what);
+				log_warn("KMS allows the key again; %s resume",
+					 what);
 			else if (msg[0] == REVOKE_REVOKED)
-				log_err("volume %s: KMS key revoked: %s; %s "
-					"now fail (%s)", w->uuid, why(msg[1]),
-					what, w->o.deny_all ? "EACCES" : "EROFS");
+				log_err("KMS key revoked: %s; %s now fail (%s)",
+					why(msg[1]), what,
+					w->o.deny_all ? "EACCES" : "EROFS");
 			else
-				log_err("volume %s: KMS unreachable for longer "
-					"than kms_grace=%us (%s): counted as "
-					"revoked; %s now fail (%s)", w->uuid,
-					w->o.grace, why(msg[1]), what,
+				log_err("KMS unreachable for longer than "
+					"kms_grace=%us (%s): counted as revoked; "
+					"%s now fail (%s)", w->o.grace,
+					why(msg[1]), what,
 					w->o.deny_all ? "EACCES" : "EROFS");
 		} else if (!revoked && msg[0] == REVOKE_UNREACHABLE &&
 			   !unreachable) {
-			log_warn("volume %s: KMS unreachable (%s); nothing "
-				 "changes for up to kms_grace=%us", w->uuid,
-				 why(msg[1]), w->o.grace);
+			log_warn("KMS unreachable (%s); nothing changes for "
+				 "up to kms_grace=%us", why(msg[1]), w->o.grace);
 		}
 		unreachable = msg[0] == REVOKE_UNREACHABLE;
 	}
@@ -244,7 +246,6 @@ int revoke_watch_start(const struct keyprov *kp, const json_t *params,
 		return -ENOMEM;
 	w->o = *o;
 	w->deny = deny;
-	snprintf(w->uuid, sizeof(w->uuid), "%s", uuid);
 	if (pipe2(ctl, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
 		r = -errno;
 		goto err;
