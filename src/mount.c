@@ -30,7 +30,9 @@
 #include "revoke.h"
 #include "sandbox.h"
 #include "secmem.h"
+#include "status.h"
 #include "unlock.h"
+#include "unmounter.h"
 #include "volume.h"
 
 enum {
@@ -218,9 +220,11 @@ int cmd_mount(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct revoke_opts ropts;
 	struct revoke_watch *watch = NULL;
+	struct status_server *status = NULL;
+	struct unmounter *unmounter = NULL;
 	struct fuse_loop_config lcfg = { .clone_fd = 0,
 					 .max_idle_threads = 10 };
-	char vol[PATH_MAX], ksname[32];
+	char vol[PATH_MAX], mnt[PATH_MAX], ksname[32];
 	enum volume_verdict v;
 	struct stat st;
 	int root_fd = -1, lock_fd = -1, rc = EXIT_SYSTEM, r;
@@ -293,7 +297,8 @@ int cmd_mount(int argc, char **argv)
 		rc = EXIT_REFUSED;
 		goto out;
 	}
-	if (stat(o.mountpoint, &st) || !S_ISDIR(st.st_mode)) {
+	if (!realpath(o.mountpoint, mnt) || stat(mnt, &st) ||
+	    !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "atrestfs: mount point %s is not a directory\n",
 			o.mountpoint);
 		rc = EXIT_USAGE;
@@ -465,6 +470,12 @@ int cmd_mount(int argc, char **argv)
 		goto out_unmount;
 	if (!o.foreground)
 		log_use_syslog(true);
+	/* The status socket and the unmount helper (CAP_SYS_ADMIN) are made
+	 * before the sandbox too; the mount works without them. */
+	status_start(vol, mnt, cfg, pins, &fs, &status);
+	if ((r = unmounter_start(mnt, &unmounter)))
+		log_err("no unmount helper (%s): an orderly stop will leave "
+			"%s to be unmounted by hand", strerror(-r), LOG_ESC(mnt));
 	/* The revocation watcher needs sockets: forked before the sandbox. */
 	if (ropts.interval) {
 		json_t *params = pin_unlock_params(pins, cfg);
@@ -492,10 +503,13 @@ int cmd_mount(int argc, char **argv)
 		goto out_unmount;
 	}
 	log_serve();
+	status_listen(status, watch);
 	rc = fuse_session_loop_mt(se, &lcfg) ? EXIT_SYSTEM : 0;
 out_unmount:
+	status_stop(status);
 	log_flush();
 	revoke_watch_stop(watch);
+	unmounter_finish(unmounter);
 	fuse_session_unmount(se);
 	/* Unmounted: a new mount or fsck may start while we clean up. */
 	close(lock_fd);

@@ -108,8 +108,18 @@ static const char *const asan_allowed[] = { "ptrace", "prctl",
 					    "getppid" };
 #endif
 
-static int allow_all(scmp_filter_ctx f, const char *const *names, size_t n)
+/* The status socket (status.h), or -1; set before sandbox_apply(). */
+static int accept_fd = -1;
+
+void sandbox_allow_accept(int fd)
 {
+	accept_fd = fd;
+}
+
+int sandbox_allow_all(void *filter, const char *const *names, size_t n)
+{
+	scmp_filter_ctx f = filter;
+
 	for (size_t i = 0; i < n; i++) {
 		int nr = seccomp_syscall_resolve_name(names[i]);
 		int r;
@@ -135,10 +145,10 @@ static int build(scmp_filter_ctx *out)
 	/* Refused calls show up in the kernel log (audit type 1326, which
 	 * the kernel rate-limits): what to add if one was legitimate. */
 	seccomp_attr_set(f, SCMP_FLTATR_CTL_LOG, 1);
-	r = allow_all(f, allowed, sizeof(allowed) / sizeof(allowed[0]));
+	r = sandbox_allow_all(f, allowed, sizeof(allowed) / sizeof(allowed[0]));
 #ifdef SANDBOX_ASAN
 	if (!r)
-		r = allow_all(f, asan_allowed,
+		r = sandbox_allow_all(f, asan_allowed,
 			      sizeof(asan_allowed) / sizeof(asan_allowed[0]));
 #endif
 	if (r)
@@ -157,6 +167,15 @@ static int build(scmp_filter_ctx *out)
 				     SCMP_A0(SCMP_CMP_EQ,
 					     (scmp_datum_t)log_syslog_fd()),
 				     SCMP_A4(SCMP_CMP_EQ, 0));
+	/* The status channel: accepting on its one socket, and asking who
+	 * the peer is; nothing else of the socket API. */
+	if (!r && accept_fd >= 0)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(accept4), 1,
+				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)accept_fd));
+	if (!r && accept_fd >= 0)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2,
+				     SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+				     SCMP_A2(SCMP_CMP_EQ, SO_PEERCRED));
 out:
 	if (r) {
 		seccomp_release(f);

@@ -69,9 +69,16 @@ fg_umount() {
 # 3. Disabled, allowed again, denied, allowed again.
 fg_mount kms_recheck=1,kms_grace=8
 writes_work || fail "writes with the key allowed"
-# The watcher: the daemon's child, no capability, nothing open but its pipes.
-wpid=$(pgrep -P "$(cat "$WORK/daemon.pid")") || fail "no watcher process"
+# The watcher: the daemon's child, no capability, its own seccomp filter,
+# nothing open but its pipes.
+# (The daemon's other child is the unmount helper, with CAP_SYS_ADMIN alone.)
+wpid=$(for p in $(pgrep -P "$(cat "$WORK/daemon.pid")"); do
+	grep -qE "^CapEff:\s+0+200000$" "/proc/$p/status" || echo "$p"
+done)
+[ -n "$wpid" ] && [ "$(wc -w <<<"$wpid")" = 1 ] || fail "no single watcher process: '$wpid'"
 grep -qE "^CapEff:\s+0+$" "/proc/$wpid/status" || fail "watcher has capabilities: $(grep ^Cap "/proc/$wpid/status")"
+grep -qE "^Seccomp:\s+2$" "/proc/$wpid/status" || fail "watcher has no seccomp filter"
+grep -qE "^NoNewPrivs:\s+1$" "/proc/$wpid/status" || fail "watcher without no_new_privs"
 for fd in "/proc/$wpid/fd/"*; do
 	[ "${fd##*/}" -le 2 ] || [[ "$(readlink "$fd")" == pipe:* ]] || fail "watcher holds $(readlink "$fd")"
 done
