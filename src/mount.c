@@ -22,6 +22,7 @@
 #include "dirid.h"
 #include "fs_inode.h"
 #include "fs_ops.h"
+#include "fuse_io.h"
 #include "keyprov.h"
 #include "log.h"
 #include "names.h"
@@ -424,6 +425,11 @@ int cmd_mount(int argc, char **argv)
 		goto out_signals;
 	}
 	audit(cfg, vol, "mounted");
+	r = fuse_io_attach(se);
+	if (r) {
+		log_err("cannot attach to the FUSE session: %s", strerror(-r));
+		goto out_unmount;
+	}
 	if (fuse_daemonize(o.foreground))
 		goto out_unmount;
 	if (!o.foreground)
