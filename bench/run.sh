@@ -1,18 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# The benchmark of issue #12 (not part of the test suite). Mounts, side by
-# side on one backing filesystem (one temp dir):
-#   ext4-dir   a plain directory on the backing filesystem
-#   pt_wb      libfuse's passthrough_ll example, -o writeback
-#   gocryptfs  gocryptfs on a throwaway password file
-#   atrestfs   an encrypted keyfile volume
-#   atr_plain  a --no-encryption volume (same daemon, no cipher)
-# and runs every test across all targets before the next test, the target
-# order rotated each round, for BENCH_ROUNDS rounds. Prints the medians,
+# The benchmark of issue #12 (not part of the test suite). Mounts the five
+# targets of bench/lib.sh (ext4-dir, pt_wb, gocryptfs, atrestfs, atr_plain)
+# side by side on one backing filesystem (one temp dir) and runs every test
+# across all targets before the next test, the target order rotated each
+# round, for BENCH_ROUNDS rounds. Prints the medians,
 # the ratio columns (medians of per-round ratios) and which of issue #12's
 # targets the run meets; progress goes to stderr. Every FUSE mount has
 # allow_other and Redis runs as the redis user, the way the packaged
-# service runs on a production mount.
+# service runs on a production mount. BENCH_NO_INSTALL and BENCH_NO_BUILD
+# skip apt-get and the build (bench/lib.sh).
 # Needs root (drop_caches, mounts). Every mount and process is cleaned up
 # by mount point and PID on exit. Scale with the environment variables
 # below.
@@ -26,157 +23,14 @@ SYNC_IO_MB=${BENCH_SYNC_IO_MB:-2}    # bytes moved by rand write + fdatasync
 FILES=${BENCH_FILES:-2000}           # create / unlink count
 REDIS_N=${BENCH_REDIS_N:-200000}     # redis-benchmark SET requests
 SAVE_KEYS=${BENCH_SAVE_KEYS:-1000000} # keys in the SAVE test
-NO_INSTALL=${BENCH_NO_INSTALL:-}     # set: skip apt-get
-NO_BUILD=${BENCH_NO_BUILD:-}         # set: use the existing build-plain
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=$TOP/bench
-ATRESTFS=$TOP/build-plain/atrestfs
-EXAMPLES=/usr/share/doc/libfuse3-dev/examples
-
-log() { echo "bench: $*" >&2; }
-die() { echo "bench: error: $*" >&2; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "run as root (drop_caches, FUSE mounts)"
-
-# --- what it needs ---------------------------------------------------------
-if [ -z "$NO_INSTALL" ]; then
-	need=()
-	for p in fio gocryptfs redis-server redis-tools libfuse3-dev fuse3 \
-		 build-essential pkg-config python3; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q "ok installed" || need+=("$p")
-	done
-	if [ ${#need[@]} -gt 0 ]; then
-		log "installing: ${need[*]}"
-		apt-get update -qq >&2
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends "${need[@]}" >&2
-	fi
-fi
-for c in fio gocryptfs redis-server redis-benchmark redis-cli python3 cc \
-	setpriv; do
-	command -v "$c" >/dev/null || die "$c not found"
-done
-if [ -z "$NO_BUILD" ]; then
-	log "building atrestfs (scripts/build.sh plain)"
-	(cd "$TOP" && bash scripts/build.sh plain) >&2
-fi
-[ -x "$ATRESTFS" ] || die "no $ATRESTFS (build it: scripts/build.sh plain)"
-id redis >/dev/null 2>&1 || die "no redis user (the redis-server package makes it)"
-
-WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/atrestfs-bench.XXXXXX")
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup
 RAW=$(mktemp "${TMPDIR:-/tmp}/atrestfs-bench-raw.XXXXXX.tsv")
 SUMMARY=${RAW%-raw.*}-summary.${RAW##*-raw.}
-export ATRESTFS_NODE_DIR=$WORK/node
-# The redis user reaches its data directories in the mounts, nothing else.
-chmod 0711 "$WORK"
-mkdir -p "$WORK/logs"
-
-MOUNTS=()
-PIDS=()
-REDIS_PID=""
-cleanup() {
-	local rc=$? m p
-	set +e
-	# Redis first (it writes into the mounts), then unmount while the
-	# daemons live (a dead daemon's mount point fails stat with ENOTCONN,
-	# so /proc/self/mounts is asked, not mountpoint), then the daemons.
-	[ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID"
-	for m in "${MOUNTS[@]}"; do
-		if grep -qF " $m fuse" /proc/self/mounts; then
-			fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-		fi
-	done
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do
-		if kill -0 "$p" 2>/dev/null; then
-			sleep 0.5
-			kill -9 "$p" 2>/dev/null
-		fi
-	done
-	rm -rf "$WORK"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# --- targets ---------------------------------------------------------------
-declare -A DIR DPID
-TARGETS=(ext4-dir)
-mkdir -p "$WORK/ext4-dir" "$WORK/back" "$WORK/mnt"
-DIR[ext4-dir]=$WORK/ext4-dir
-
-# start_fuse NAME CMD...: CMD stays in the foreground on $WORK/mnt/NAME;
-# its PID is the daemon whose CPU time and threads are measured.
-start_fuse() {
-	local name=$1 mnt=$WORK/mnt/$1 i
-	shift
-	mkdir -p "$mnt"
-	MOUNTS+=("$mnt")
-	"$@" >"$WORK/logs/$name.log" 2>&1 &
-	PIDS+=("$!")
-	DPID[$name]=$!
-	for i in $(seq 100); do
-		mountpoint -q "$mnt" && break
-		kill -0 "${DPID[$name]}" 2>/dev/null ||
-			die "$name exited: $(tail -3 "$WORK/logs/$name.log")"
-		sleep 0.1
-	done
-	mountpoint -q "$mnt" || die "$name did not mount within 10 s"
-	DIR[$name]=$mnt
-	TARGETS+=("$name")
-}
-
-if [ -f "$EXAMPLES/passthrough_ll.c" ]; then
-	log "building passthrough_ll from $EXAMPLES"
-	# shellcheck disable=SC2046
-	cc -Wall -O2 $(pkg-config fuse3 --cflags) \
-		-o "$WORK/passthrough_ll" "$EXAMPLES/passthrough_ll.c" \
-		$(pkg-config fuse3 --libs) >&2
-	mkdir -p "$WORK/back/pt"
-	start_fuse pt_wb "$WORK/passthrough_ll" -f -o writeback,allow_other \
-		-o "source=$WORK/back/pt" "$WORK/mnt/pt_wb"
-else
-	log "libfuse3-dev ships no examples/passthrough_ll.c here: skipping pt_wb"
-fi
-
-head -c 32 /dev/urandom | base64 >"$WORK/gocryptfs.pass"
-mkdir -p "$WORK/back/gocryptfs"
-gocryptfs -init -q -scryptn 10 -passfile "$WORK/gocryptfs.pass" \
-	"$WORK/back/gocryptfs" >&2
-start_fuse gocryptfs gocryptfs -f -q -allow_other \
-	-passfile "$WORK/gocryptfs.pass" \
-	"$WORK/back/gocryptfs" "$WORK/mnt/gocryptfs"
-
-"$ATRESTFS" create --key-source "keyfile:$WORK/atr.key" \
-	"$WORK/back/atrestfs" >/dev/null
-start_fuse atrestfs "$ATRESTFS" mount "$WORK/back/atrestfs" \
-	"$WORK/mnt/atrestfs" -o allow_other -f
-"$ATRESTFS" create --no-encryption "$WORK/back/atr_plain" >/dev/null
-start_fuse atr_plain "$ATRESTFS" mount "$WORK/back/atr_plain" \
-	"$WORK/mnt/atr_plain" -o allow_other,encryption=off -f
-
-log "targets: ${TARGETS[*]} (backing: $(df -T "$WORK" | awk 'NR==2{print $2}'))"
+mount_targets
 
 # --- helpers ---------------------------------------------------------------
-now() { date +%s.%N; }
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-# fio_run FIELD ARGS...: run one fio job and print read/write bw or iops.
-fio_run() {
-	local field=$1
-	shift
-	fio --output-format=json --name=b --ioengine=psync "$@" |
-		python3 -c 'import json,sys
-j=json.load(sys.stdin)["jobs"][0]; f=sys.argv[1].split(".")
-v=j[f[0]][f[1]]; print(v/1048576 if f[1]=="bw_bytes" else v)' "$field"
-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-threads() { awk '/^Threads:/{print $2}' "/proc/$1/status"; }
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 REDIS_PORT=""
 # redis_start DIR [ARGS...]: a private redis-server on 127.0.0.1, run as
 # Debian's redis-server.service runs it (user and group redis, UMask=007,
