@@ -6,6 +6,7 @@
 #          and 8 concurrent fio jobs (one file each), aggregate IOPS
 #   meta   create, lstat (cold: caches dropped first) and unlink of N
 #          empty files in one directory for N = 1k, 10k, 100k; us per op
+#          (the kernel's inode cache dropped every 5000 ops, untimed)
 #   open   100k files open at once (RLIMIT_NOFILE raised for the daemons
 #          as far as allowed; the opener spreads its descriptors over
 #          child processes) on a freshly mounted daemon: how many opened,
@@ -29,6 +30,11 @@ RUNTIME=${SCALE_RUNTIME:-5}                   # seconds per fio run
 RAND_TARGETS=${SCALE_RAND_TARGETS:-$ALL}
 DIR_SIZES=${SCALE_DIR_SIZES:-1000 10000 100000}
 META_TARGETS=${SCALE_META_TARGETS:-$ALL}
+# The kernel's dentries and inodes are dropped after every META_EVERY
+# operations (outside the timing; 0: never): atrestfs and passthrough_ll
+# hold a descriptor per cached inode, so without it a directory larger than
+# the daemon's RLIMIT_NOFILE fails with EMFILE (SCALE_META_EVERY=0 shows it).
+META_EVERY=${SCALE_META_EVERY:-5000}
 OPEN_N=${SCALE_OPEN:-100000}                  # files open at once
 OPEN_TARGETS=${SCALE_OPEN_TARGETS:-atrestfs atr_plain pt_wb}
 BIG_GIB=${SCALE_BIG_GIB:-20}
@@ -93,7 +99,7 @@ fi
 # op, or where it failed (then false).
 meta_op() {
 	local v rc=0
-	v=$(python3 "$BENCH/meta.py" "$3" "$5" "$2") || rc=$?
+	v=$(python3 "$BENCH/meta.py" "$3" "$5" "$2" "$META_EVERY") || rc=$?
 	if [ "$rc" -eq 3 ]; then
 		emit meta "$1" "$2" "$4" "$v" us/op
 		return 1
