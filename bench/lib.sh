@@ -27,12 +27,13 @@ die() { echo "bench: error: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (drop_caches, FUSE mounts)"
 
-# bench_setup: install, build, make $WORK and arm the cleanup trap.
+# bench_setup [PACKAGE...]: install (what every bench script needs and the
+# named Debian packages), build, make $WORK and arm the cleanup trap.
 bench_setup() {
 	local p c need=()
 	if [ -z "${BENCH_NO_INSTALL:-}" ]; then
 		for p in fio gocryptfs redis-server redis-tools libfuse3-dev \
-			 fuse3 build-essential pkg-config python3; do
+			 fuse3 build-essential pkg-config python3 "$@"; do
 			dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 				grep -q "ok installed" || need+=("$p")
 		done
