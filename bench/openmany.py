@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Many files open at once, for bench/scale.sh: `openmany.py PID DIR N`
 # lstat()s DIR/f0000000.. (made by meta.py create) so the daemon PID
-# caches N inodes, then opens all N read-write and keeps them open, then
-# closes them. One process may hold only RLIMIT_NOFILE descriptors (and
-# without CAP_SYS_RESOURCE cannot raise its hard limit), so the opens are
-# spread over child processes, each holding its slice open until all are
-# done. Reads the daemon's VmRSS and mapping count before and after each
-# step and prints TSV lines "metric<TAB>value<TAB>unit". The first open
-# that fails stops the opening; the count reached and the error are
-# printed.
+# caches N inodes, then (the inode cache dropped) opens all N read-write
+# and keeps them open, then closes them. One process may hold only
+# RLIMIT_NOFILE descriptors (and without CAP_SYS_RESOURCE cannot raise its
+# hard limit), so the opens are spread over child processes, each holding
+# its slice open until all are done. Reads the daemon's VmRSS, VmLck and
+# mapping count before and after each step and prints TSV lines
+# "metric<TAB>value<TAB>unit". The first lstat or open that fails stops
+# that step; the count reached and the error are printed. The kernel's
+# inode cache is dropped between the steps.
 import errno
 import os
 import resource
@@ -17,17 +18,26 @@ import sys
 import time
 
 
-def rss_kib(pid):
+def status_kib(pid, field):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise RuntimeError("no VmRSS for PID %d" % pid)
+    raise RuntimeError("no %s for PID %d" % (field, pid))
+
+
+def rss_kib(pid):
+    return status_kib(pid, "VmRSS")
 
 
 def maps(pid):
     with open("/proc/%d/maps" % pid) as f:
         return sum(1 for _ in f)
+
+
+def forget_inodes():
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("2\n")
 
 
 def out(metric, value, unit):
@@ -57,13 +67,33 @@ def main():
     names = [os.path.join(d, "f%07d" % i) for i in range(n)]
 
     rss0, maps0 = rss_kib(pid), maps(pid)
+    statted, err = 0, "none"
     t0 = time.monotonic()
     for p in names:
-        os.lstat(p)
+        try:
+            os.lstat(p)
+        except OSError as e:
+            err = errno.errorcode.get(e.errno, str(e.errno))
+            break
+        statted += 1
     dt = time.monotonic() - t0
     rss1, maps1 = rss_kib(pid), maps(pid)
-    out("stat_us_per_op", "%.1f" % (dt * 1e6 / n), "us")
-    out("rss_per_cached_inode", "%.0f" % ((rss1 - rss0) * 1024 / n), "B")
+    out("statted", statted, "files")
+    out("stat_error", err, "errno")
+    if statted:
+        out("stat_us_per_op", "%.1f" % (dt * 1e6 / statted), "us")
+        out("rss_per_cached_inode",
+            "%.0f" % ((rss1 - rss0) * 1024 / statted), "B")
+        out("maps_per_cached_inode", "%.2f" % ((maps1 - maps0) / statted),
+            "maps")
+    # The open step starts from an empty inode cache (the kernel forgets
+    # them), so that it does not depend on how many inodes the kernel kept
+    # or the stat step could cache; the daemon's heap keeps what it freed,
+    # so the RSS per open file below counts its inode again only where the
+    # heap grows.
+    forget_inodes()
+    time.sleep(1)
+    rss1, maps1 = rss_kib(pid), maps(pid)
 
     hold_r, hold_w = os.pipe()
     children, opened, err = [], 0, "none"
@@ -95,6 +125,8 @@ def main():
         out("maps_per_open_file", "%.2f" % ((maps2 - maps1) / opened), "maps")
     out("daemon_maps_open", maps2, "maps")
     out("daemon_rss_open", rss2, "KiB")
+    # locked memory: where the per-file keys stop being mlock()ed
+    out("daemon_vmlck_open", status_kib(pid, "VmLck"), "KiB")
     out("daemon_fds_open", len(os.listdir("/proc/%d/fd" % pid)), "fds")
     os.close(hold_w)
     for child in children:

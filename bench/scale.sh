@@ -138,7 +138,8 @@ if has_part open; then
 		rm -rf "$d"
 		mkdir "$d"
 		log "open $t: creating $OPEN_N files"
-		if ! v=$(python3 "$BENCH/meta.py" create "$d" "$OPEN_N"); then
+		if ! v=$(python3 "$BENCH/meta.py" create "$d" "$OPEN_N" \
+			"$META_EVERY"); then
 			emit open "$t" "$OPEN_N" create "$v" result
 			drop_caches
 			rm -rf "$d" || log "open $t: cannot remove $d"
