@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -193,26 +192,6 @@ static void watcher_forget(void *arg)
 	names_ctx_free(fs->nctx);
 	dirid_ctx_free(fs->dctx);
 	fs_root_free(fs);
-}
-
-/*
- * Every cached inode holds an O_PATH descriptor and every open file one
- * more, so the soft RLIMIT_NOFILE caps the files a directory can hold
- * while the kernel caches them: under systemd's default of 1024 the
- * 1000th create in one directory failed with EMFILE. The daemon takes its
- * hard limit (LimitNOFILE= or the administrator sets that); failing to is
- * no reason to refuse the mount.
- */
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
-		return;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl))
-		log_warn("cannot raise the open file limit to %llu: %s",
-			 (unsigned long long)rl.rlim_max, strerror(errno));
 }
 
 int cmd_mount(int argc, char **argv)
@@ -465,7 +444,6 @@ int cmd_mount(int argc, char **argv)
 			goto out_unmount;
 		}
 	}
-	raise_nofile();
 	/* 6. From here on, only what serving requests needs. */
 	if (sandbox_apply()) {
 		log_err("refusing to serve %s without the sandbox", LOG_ESC(vol));
