@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "dirid.h"
 #include "fs_inode.h"
 #include "fs_ops.h"
+#include "fuse_io.h"
 #include "keyprov.h"
 #include "log.h"
 #include "names.h"
@@ -184,6 +186,34 @@ static void audit(const struct volume_config *cfg, const char *vol,
 }
 
 /* In the watcher child (revoke.h): the subkeys it inherited, wiped. */
+/*
+ * Every open file costs the daemon a backing fd and every cached inode an
+ * O_PATH fd: take as many as a process may have (fs.nr_open), while
+ * CAP_SYS_RESOURCE is still there (sandbox_apply() drops it). Failure
+ * leaves the limit as it was: the mount works, with fewer open files.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl, want;
+	unsigned long nr_open = 1024 * 1024;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 1024 * 1024;
+		fclose(f);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	want.rlim_cur = want.rlim_max = rl.rlim_max > nr_open ? rl.rlim_max : nr_open;
+	if (want.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &want)) {
+		want.rlim_cur = want.rlim_max = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &want))
+			log_warn("open files limited to %llu: %s",
+				 (unsigned long long)rl.rlim_cur, strerror(errno));
+	}
+}
+
 static void watcher_forget(void *arg)
 {
 	struct atr_fs *fs = arg;
@@ -424,6 +454,11 @@ int cmd_mount(int argc, char **argv)
 		goto out_signals;
 	}
 	audit(cfg, vol, "mounted");
+	r = fuse_io_attach(se);
+	if (r) {
+		log_err("cannot attach to the FUSE session: %s", strerror(-r));
+		goto out_unmount;
+	}
 	if (fuse_daemonize(o.foreground))
 		goto out_unmount;
 	if (!o.foreground)
@@ -444,6 +479,7 @@ int cmd_mount(int argc, char **argv)
 			goto out_unmount;
 		}
 	}
+	raise_nofile();
 	/* 6. From here on, only what serving requests needs. */
 	if (sandbox_apply()) {
 		log_err("refusing to serve %s without the sandbox", LOG_ESC(vol));
