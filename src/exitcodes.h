@@ -10,7 +10,7 @@
 #ifndef ATRESTFS_EXITCODES_H
 #define ATRESTFS_EXITCODES_H
 
-/* Every command but fsck: exactly one of these. */
+/* Every command but fsck and status: exactly one of these. */
 enum exit_code {
 	EXIT_OK = 0,      /* success */
 	EXIT_USAGE = 1,   /* bad command line or option value */
@@ -26,5 +26,14 @@ enum exit_code {
 #define FSCK_EXIT_DAMAGE 4
 #define FSCK_EXIT_ERROR 8
 #define FSCK_EXIT_USAGE 16
+
+/* `atrestfs status`: its own, since it reports on mounts, not a volume. */
+enum status_exit_code {
+	STATUS_EXIT_OK = 0,
+	STATUS_EXIT_USAGE = 1,
+	STATUS_EXIT_NOT_MOUNT = 2, /* the mount point is not an atrestfs mount */
+	STATUS_EXIT_PERM = 4,      /* not root */
+	STATUS_EXIT_NO_ANSWER = 5, /* a daemon did not answer, or garbage */
+};
 
 #endif

@@ -48,6 +48,14 @@ int kp_option_add(struct kp_options *o, const char *name, const char *value)
 	return 0;
 }
 
+int keyprov_setup_all(const struct kp_options *opt)
+{
+	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++)
+		if (registry[i]->setup && registry[i]->setup(opt))
+			return -EINVAL;
+	return 0;
+}
+
 int keyprov_parse_spec(const char *spec, const struct keyprov **kp,
 		       const char **arg, char *name_buf, size_t name_len)
 {

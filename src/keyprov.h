@@ -41,6 +41,9 @@ const char *kp_option(const struct kp_options *o, const char *name);
 /** Add option @p name = @p value: 0, or -E2BIG when @p o is full. */
 int kp_option_add(struct kp_options *o, const char *name, const char *value);
 
+/** Every source's setup() on @p opt: 0, or the first error. */
+int keyprov_setup_all(const struct kp_options *opt);
+
 /**
  * One key-source parameter that the node pins (see pin.h): its field in the
  * config's key_source object, the mount option that states it (NULL: the
@@ -67,6 +70,13 @@ struct keyprov {
 	const char *const *options;
 	/** Its lines of `atrestfs create --help`: --key-source and options. */
 	const char *usage;
+	/**
+	 * At create, before anything is made, whichever source is chosen:
+	 * check the options it reads and apply the process-wide ones (the
+	 * enroll child inherits them). NULL: nothing to do.
+	 * @return 0, or -EINVAL after a message (a usage error)
+	 */
+	int (*setup)(const struct kp_options *opt);
 	/**
 	 * At create: make the volume key (or have the KMS make it), wrap it
 	 * and describe the wrapped form in @p params.

@@ -322,7 +322,22 @@ static const struct kp_pin kms_pins[] = {
 };
 
 static const char *const kms_options[] = { "kms-region", "kms-endpoint",
-					   "kms-profile", NULL };
+					   "kms-profile", "kms-retry-time",
+					   NULL };
+
+/* --kms-retry-time: set here, in the parent, so the enroll child has it. */
+static int kms_setup(const struct kp_options *opt)
+{
+	const char *v = kp_option(opt, "kms-retry-time");
+	unsigned secs;
+
+	if (!v)
+		return 0;
+	if (kms_retry_time_parse(v, &secs))
+		return -EINVAL;
+	kms_set_retry_time(secs);
+	return 0;
+}
 
 const struct keyprov kp_kms = {
 	.name = "kms",
@@ -330,7 +345,10 @@ const struct keyprov kp_kms = {
 	.options = kms_options,
 	.usage = "  --key-source kms:KEY        AWS KMS data key (key id, ARN, "
 		 "alias)\n"
-		 "      --kms-region R  --kms-endpoint URL  --kms-profile P\n",
+		 "      --kms-region R  --kms-endpoint URL  --kms-profile P\n"
+		 "      --kms-retry-time S      retry a throttled or failing KMS "
+		 "for S seconds (default 60)\n",
+	.setup = kms_setup,
 	.enroll = kms_enroll,
 	.unlock = kms_unlock,
 	.validate = kms_validate,

@@ -28,6 +28,7 @@
 #include "mountpoint.h"
 #include "pin.h"
 #include "rootattr.h"
+#include "status_cli.h"
 #include "secmem.h"
 #include "unlock.h"
 #include "volume.h"
@@ -43,6 +44,7 @@ static void usage(FILE *out)
 	      "       atrestfs mount VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
 	      "       atrestfs VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
 	      "       atrestfs guard-mountpoint [--release] DIR\n"
+	      "       atrestfs status [--json | --prometheus] [MOUNTPOINT]\n"
 	      "       atrestfs --version\n"
 	      "Key sources (SPEC): keyfile:PATH, tpm2, kms:KEY\n"
 	      "See atrestfs(8).\n",
@@ -295,6 +297,8 @@ static int cmd_create(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	dir = argv[optind];
+	if (keyprov_setup_all(&opt))
+		return EXIT_USAGE;
 	if (plain && spec) {
 		fputs("atrestfs: --no-encryption and --key-source exclude each "
 		      "other: a plain volume has no key\n", stderr);
@@ -600,6 +604,8 @@ int main(int argc, char **argv)
 		return cmd_pin(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mount"))
 		return cmd_mount(argc - 1, argv + 1);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc - 1, argv + 1);
 	if (!strcmp(cmd, "guard-mountpoint"))
 		return cmd_guard_mountpoint(argc - 1, argv + 1);
 	/* `atrestfs VOLUME MOUNTPOINT ...`: argv[0] stands for "mount". */
