@@ -192,7 +192,6 @@ static void audit(const struct volume_config *cfg, const char *vol,
 		  LOG_ESC(vol), cfg ? LOG_ESC(cfg->uuid) : "-", id, outcome);
 }
 
-/* In the watcher child (revoke.h): the subkeys it inherited, wiped. */
 /*
  * Every open file costs the daemon a backing fd and every cached inode an
  * O_PATH fd: take as many as a process may have (fs.nr_open), while
@@ -221,6 +220,7 @@ static void raise_nofile(void)
 	}
 }
 
+/* In the watcher child (revoke.h): the subkeys it inherited, wiped. */
 static void watcher_forget(void *arg)
 {
 	struct atr_fs *fs = arg;
@@ -231,163 +231,191 @@ static void watcher_forget(void *arg)
 	fs_root_free(fs);
 }
 
-int cmd_mount(int argc, char **argv)
-{
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct mount_opts o = { 0 };
-	struct volume_expect exp = { .encryption = true };
-	struct volume_config *cfg = NULL;
-	struct volume_keys *keys = NULL;
-	struct node_pins *pins = NULL;
-	struct atr_fs fs = { .timeout = 1.0 };
-	struct fuse_session *se = NULL;
+/* What a mount is made of, filled in by the steps of cmd_mount(). */
+struct mount {
+	/* 1. The command line. */
+	struct mount_opts o;
+	struct volume_expect exp;
 	struct revoke_opts ropts;
-	struct revoke_watch *watch = NULL;
-	struct status_server *status = NULL;
-	struct unmounter *unmounter = NULL;
-	struct fuse_loop_config lcfg = { .clone_fd = 0,
-					 .max_idle_threads = 10 };
-	char vol[PATH_MAX], mnt[PATH_MAX], ksname[32];
-	enum volume_verdict v;
-	struct stat st;
-	int root_fd = -1, lock_fd = -1, rc = EXIT_SYSTEM, r;
+	char ksname[32];
+	/* 2. The volume and the mount point, checked; the lock held. */
+	char vol[PATH_MAX], mnt[PATH_MAX];
+	struct volume_config *cfg;
+	struct node_pins *pins;
+	int lock_fd;
+	struct atr_fs fs; /* the daemon's state (fs_ops.h), subkeys included */
+};
 
-	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) == -1) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	if (o.help) {
+/*
+ * 1. The options, parsed and checked on their own: nothing is touched yet.
+ * @return EXIT_OK (with o.help set: the usage was printed) or EXIT_USAGE
+ */
+static int parse_options(struct fuse_args *args, struct mount *m)
+{
+	struct mount_opts *o = &m->o;
+
+	m->exp.encryption = true;
+	if (fuse_opt_parse(args, o, opt_spec, opt_proc) == -1)
+		return EXIT_USAGE;
+	if (o->help) {
 		mount_usage(stdout);
-		rc = EXIT_OK;
-		goto out;
+		return EXIT_OK;
 	}
-	if (!o.volume || !o.mountpoint) {
+	if (!o->volume || !o->mountpoint) {
 		mount_usage(stderr);
-		rc = EXIT_USAGE;
-		goto out;
+		return EXIT_USAGE;
 	}
-	if (o.encryption_fstab) {
-		if (o.encryption && strcmp(o.encryption, o.encryption_fstab)) {
+	if (o->encryption_fstab) {
+		if (o->encryption && strcmp(o->encryption, o->encryption_fstab)) {
 			fprintf(stderr, "atrestfs: encryption=%s and "
 					"atrestfs.encryption=%s contradict each "
-					"other\n", o.encryption,
-				o.encryption_fstab);
-			rc = EXIT_USAGE;
-			goto out;
+					"other\n", o->encryption,
+				o->encryption_fstab);
+			return EXIT_USAGE;
 		}
-		free(o.encryption);
-		o.encryption = o.encryption_fstab;
-		o.encryption_fstab = NULL;
+		free(o->encryption);
+		o->encryption = o->encryption_fstab;
+		o->encryption_fstab = NULL;
 	}
-	if (o.encryption) {
-		if (!strcmp(o.encryption, "off"))
-			exp.encryption = false;
-		else if (strcmp(o.encryption, "on")) {
+	if (o->encryption) {
+		if (!strcmp(o->encryption, "off"))
+			m->exp.encryption = false;
+		else if (strcmp(o->encryption, "on")) {
 			fprintf(stderr, "atrestfs: encryption=%s: expected on "
-					"or off\n", o.encryption);
-			rc = EXIT_USAGE;
-			goto out;
+					"or off\n", o->encryption);
+			return EXIT_USAGE;
 		}
 	}
-	if (revoke_parse_opts(o.kms_recheck, o.kms_grace, o.kms_revoked,
-			      &ropts)) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	if (o.kms_retry_time) {
+	if (revoke_parse_opts(o->kms_recheck, o->kms_grace, o->kms_revoked,
+			      &m->ropts))
+		return EXIT_USAGE;
+	if (o->kms_retry_time) {
 		unsigned secs;
 
-		if (kms_retry_time_parse(o.kms_retry_time, &secs)) {
-			rc = EXIT_USAGE;
-			goto out;
-		}
+		if (kms_retry_time_parse(o->kms_retry_time, &secs))
+			return EXIT_USAGE;
 		kms_set_retry_time(secs);
 	}
-	if (o.key_source) {
+	if (o->key_source) {
 		const struct keyprov *kp;
 		const char *ksarg;
-		if (keyprov_parse_spec(o.key_source, &kp, &ksarg, ksname,
-				       sizeof(ksname))) {
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		exp.key_source = ksname;
-		o.pin.key_source = o.key_source;
+
+		if (keyprov_parse_spec(o->key_source, &kp, &ksarg, m->ksname,
+				       sizeof(m->ksname)))
+			return EXIT_USAGE;
+		m->exp.key_source = m->ksname;
+		o->pin.key_source = o->key_source;
 	}
-	if (!realpath(o.volume, vol)) {
-		fprintf(stderr, "atrestfs: volume %s: %s\n", o.volume,
+	return EXIT_OK;
+}
+
+static void free_options(struct mount_opts *o)
+{
+	free(o->encryption);
+	free(o->encryption_fstab);
+	free(o->key_source);
+	free(o->kms_recheck);
+	free(o->kms_grace);
+	free(o->kms_revoked);
+	free(o->kms_retry_time);
+	free(o->volume);
+	free(o->mountpoint);
+	free((char *)o->pin.uuid);
+	free((char *)o->pin.tpm2_tcti);
+	free((char *)o->pin.tpm2_pcrs);
+	free((char *)o->pin.tpm2_srk);
+	free((char *)o->pin.kms_region);
+	free((char *)o->pin.kms_endpoint);
+	free((char *)o->pin.kms_profile);
+}
+
+/*
+ * 2. The checks, all in the foreground: the paths, the config, the
+ * refusal rules, the lock, the pins. Nothing the volume says is acted on
+ * before it agrees with what the node pins.
+ */
+static int check_volume(struct mount *m)
+{
+	const char *vol = m->vol;
+	enum volume_verdict v;
+	struct stat st;
+	int r;
+
+	if (!realpath(m->o.volume, m->vol)) {
+		fprintf(stderr, "atrestfs: volume %s: %s\n", m->o.volume,
 			strerror(errno));
-		rc = EXIT_REFUSED;
-		goto out;
+		return EXIT_REFUSED;
 	}
-	if (!realpath(o.mountpoint, mnt) || stat(mnt, &st) ||
+	if (!realpath(m->o.mountpoint, m->mnt) || stat(m->mnt, &st) ||
 	    !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "atrestfs: mount point %s is not a directory\n",
-			o.mountpoint);
-		rc = EXIT_USAGE;
-		goto out;
+			m->o.mountpoint);
+		return EXIT_USAGE;
 	}
 	secmem_harden_process();
 
-	/* 1. The config, strictly parsed. */
-	r = volume_config_load(vol, &cfg);
+	/* The config, strictly parsed. */
+	r = volume_config_load(vol, &m->cfg);
 	if (r && r != -ENOENT) {
 		fprintf(stderr, "atrestfs: refused: the config of %s is "
 				"invalid (see above)\n", vol);
 		audit(NULL, vol, "refused: invalid config");
-		rc = EXIT_CONFIG;
-		goto out;
+		return EXIT_CONFIG;
 	}
-	/* 2. The refusal rules. */
-	v = volume_check_mount(cfg, &exp);
+	/* The refusal rules. */
+	v = volume_check_mount(m->cfg, &m->exp);
 	if (v != VOLUME_OK) {
 		char why[PATH_MAX + 256];
 
 		fprintf(stderr, "atrestfs: %s\n",
-			volume_verdict_explain(v, vol, cfg, &exp, why,
+			volume_verdict_explain(v, vol, m->cfg, &m->exp, why,
 					       sizeof(why)));
-		audit(cfg, vol, "refused");
-		rc = EXIT_REFUSED;
-		goto out;
+		audit(m->cfg, vol, "refused");
+		return EXIT_REFUSED;
 	}
-	log_set_volume(cfg->uuid); /* every line from here on names it */
-	if (ropts.interval && (!cfg->encrypted || strcmp(cfg->key_source, "kms"))) {
+	log_set_volume(m->cfg->uuid); /* every line from here on names it */
+	if (m->ropts.interval &&
+	    (!m->cfg->encrypted || strcmp(m->cfg->key_source, "kms"))) {
 		fprintf(stderr, "atrestfs: refused: kms_recheck applies to kms "
 				"volumes only; %s uses %s\n", vol,
-			cfg->encrypted ? cfg->key_source : "no encryption");
-		rc = EXIT_USAGE;
-		goto out;
+			m->cfg->encrypted ? m->cfg->key_source
+					  : "no encryption");
+		return EXIT_USAGE;
 	}
-	/* One process at a time writes a volume: this daemon or fsck. The
-	 * lock lives as long as the daemon (fuse_daemonize keeps the fd). */
-	lock_fd = volume_lock(vol, VOLUME_LOCK_WAIT_MS);
-	if (lock_fd < 0) {
-		if (lock_fd == -EWOULDBLOCK) {
-			fprintf(stderr, "atrestfs: refused: %s is in use by "
-					"another atrestfs process (mounted, or "
-					"being checked by atrestfs fsck)\n",
-				vol);
-			audit(cfg, vol, "refused: volume in use");
-			rc = EXIT_REFUSED;
-		} else {
-			fprintf(stderr, "atrestfs: %s: %s\n", vol,
-				strerror(-lock_fd));
-		}
-		goto out;
+	/* One process at a time writes a volume: this daemon or fsck.
+	 * The lock lives as long as the daemon (fuse_daemonize keeps it). */
+	m->lock_fd = volume_lock(vol, VOLUME_LOCK_WAIT_MS);
+	if (m->lock_fd == -EWOULDBLOCK) {
+		fprintf(stderr, "atrestfs: refused: %s is in use by another "
+				"atrestfs process (mounted, or being checked "
+				"by atrestfs fsck)\n", vol);
+		audit(m->cfg, vol, "refused: volume in use");
+		return EXIT_REFUSED;
 	}
-	/* 3. What the node pins for this volume: nothing the volume says is
-	 * acted on before it agrees with them. */
-	if (pin_resolve(vol, &o.pin, &pins)) {
-		audit(cfg, vol, "refused: pins");
-		rc = EXIT_REFUSED;
-		goto out;
+	if (m->lock_fd < 0) {
+		fprintf(stderr, "atrestfs: %s: %s\n", vol, strerror(-m->lock_fd));
+		return EXIT_SYSTEM;
 	}
-	root_fd = open(vol, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root_fd < 0) {
-		fprintf(stderr, "atrestfs: %s: %s\n", vol, strerror(errno));
-		goto out;
+	/* What the node pins for this volume. */
+	if (pin_resolve(vol, &m->o.pin, &m->pins)) {
+		audit(m->cfg, vol, "refused: pins");
+		return EXIT_REFUSED;
 	}
-	if (!cfg->encrypted) {
+	return EXIT_OK;
+}
+
+/*
+ * 3. The key. An encrypted volume: the key, once, in a child (unlock.h),
+ * the MAC over the config, the subkeys into the daemon's state. A plain
+ * one: proof that it is plain, and the pins.
+ */
+static int unlock_volume(struct mount *m, int root_fd,
+			 struct volume_keys **keys)
+{
+	const char *vol = m->vol;
+	int r;
+
+	if (!m->cfg->encrypted) {
 		/* An encrypted volume dressed up as a plain one still has its
 		 * root directory ID: never serve its ciphertext as plaintext. */
 		if (faccessat(root_fd, NAMES_DIRID_FILE, F_OK,
@@ -396,51 +424,67 @@ int cmd_mount(int argc, char **argv)
 					"data (directory ID file present) but "
 					"its config says plain: the config was "
 					"tampered with\n", vol);
-			audit(cfg, vol, "refused: plain config on encrypted data");
-			rc = EXIT_CONFIG;
-			goto out;
+			audit(m->cfg, vol, "refused: plain config on encrypted data");
+			return EXIT_CONFIG;
 		}
-		if (pin_check(pins, vol, cfg)) {
-			audit(cfg, vol, "refused: pins");
-			rc = EXIT_REFUSED;
-			goto out;
+		if (pin_check(m->pins, vol, m->cfg)) {
+			audit(m->cfg, vol, "refused: pins");
+			return EXIT_REFUSED;
 		}
-	} else {
-		/* 4. The key, once, in a child; then the MAC over the config. */
-		r = unlock_volume_keys(vol, cfg, pins, &keys);
-		if (r == PIN_REFUSED) {
-			audit(cfg, vol, "refused: pins");
-			rc = EXIT_REFUSED;
-			goto out;
-		}
-		if (r == -EBADMSG) {
-			fprintf(stderr, "atrestfs: refused: %s: the config MAC "
-					"does not match (tampered)\n", vol);
-			audit(cfg, vol, "refused: config MAC mismatch");
-			rc = EXIT_CONFIG;
-			goto out;
-		}
-		if (r) {
-			fprintf(stderr, "atrestfs: refused: the %s key source "
-					"could not unlock %s (%s)\n",
-				cfg->key_source, vol, strerror(-r));
-			audit(cfg, vol, "refused: key not obtained");
-			rc = EXIT_KEY;
-			goto out;
-		}
-		fs.encrypted = true;
-		if (content_ctx_new(keys->content, keys->xattr, &fs.cctx) ||
-		    names_ctx_new(keys->names, &fs.nctx) ||
-		    dirid_ctx_new(keys->names, &fs.dctx))
-			goto out;
+		return EXIT_OK;
 	}
-	if (fs_table_new(root_fd, &fs.table))
-		goto out;
-	root_fd = -1;
-	/* The mount root's owner and mode, authenticated when encrypted. */
-	r = fs_root_init(&fs, keys ? keys->root_mac : NULL);
+	r = unlock_volume_keys(vol, m->cfg, m->pins, keys);
+	if (r == PIN_REFUSED) {
+		audit(m->cfg, vol, "refused: pins");
+		return EXIT_REFUSED;
+	}
+	if (r == -EBADMSG) {
+		fprintf(stderr, "atrestfs: refused: %s: the config MAC does "
+				"not match (tampered)\n", vol);
+		audit(m->cfg, vol, "refused: config MAC mismatch");
+		return EXIT_CONFIG;
+	}
+	if (r) {
+		fprintf(stderr, "atrestfs: refused: the %s key source could "
+				"not unlock %s (%s)\n", m->cfg->key_source, vol,
+			strerror(-r));
+		audit(m->cfg, vol, "refused: key not obtained");
+		return EXIT_KEY;
+	}
+	m->fs.encrypted = true;
+	if (content_ctx_new((*keys)->content, (*keys)->xattr, &m->fs.cctx) ||
+	    names_ctx_new((*keys)->names, &m->fs.nctx) ||
+	    dirid_ctx_new((*keys)->names, &m->fs.dctx))
+		return EXIT_SYSTEM;
+	return EXIT_OK;
+}
+
+/*
+ * 4. The daemon's state: the inode table on the volume directory, the
+ * mount root's owner and mode (authenticated when encrypted) and the root
+ * directory ID. The volume key is gone when this returns.
+ */
+static int open_volume(struct mount *m)
+{
+	const char *vol = m->vol;
+	struct volume_keys *keys = NULL;
+	int root_fd, rc, r;
+
+	root_fd = open(vol, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0) {
+		fprintf(stderr, "atrestfs: %s: %s\n", vol, strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	rc = unlock_volume(m, root_fd, &keys);
+	if (rc == EXIT_OK && fs_table_new(root_fd, &m->fs.table))
+		rc = EXIT_SYSTEM;
+	if (rc != EXIT_OK) {
+		close(root_fd);
+		volume_keys_free(keys);
+		return rc;
+	}
+	r = fs_root_init(&m->fs, keys ? keys->root_mac : NULL);
 	volume_keys_free(keys);
-	keys = NULL;
 	if (r) {
 		fprintf(stderr, "atrestfs: refused: %s: the mount root's "
 				"attribute record %s is %s\n", vol,
@@ -448,70 +492,85 @@ int cmd_mount(int argc, char **argv)
 			r == -ENOENT    ? "missing"
 			: r == -EBADMSG ? "not authentic (tampered)"
 					: "invalid (see above)");
-		audit(cfg, vol, "refused: root attribute record");
-		rc = EXIT_CONFIG;
-		goto out;
+		audit(m->cfg, vol, "refused: root attribute record");
+		return EXIT_CONFIG;
 	}
-	if (fs.encrypted) {
-		struct fs_inode *root = fs_table_root(fs.table);
+	if (m->fs.encrypted) {
+		struct fs_inode *root = fs_table_root(m->fs.table);
 		const struct dirid_place top = { NULL, NULL };
 
-		r = dirid_read(fs.dctx, root->fd, &top, root->dirid);
+		r = dirid_read(m->fs.dctx, root->fd, &top, root->dirid);
 		if (r) {
 			fprintf(stderr, "atrestfs: refused: %s has no readable "
-					"root directory ID (%s)%s\n", vol,
+					"root directory ID (%s) (atrestfs fsck "
+					"checks the volume)\n", vol,
 				r == -EBADMSG ? "bound to another directory"
-					      : strerror(-r),
-				" (atrestfs fsck checks the volume)");
-			rc = EXIT_CONFIG;
-			goto out;
+					      : strerror(-r));
+			return EXIT_CONFIG;
 		}
 		root->has_dirid = true; /* before any request: no lock yet */
 	}
+	return EXIT_OK;
+}
 
-	/* 5. The kernel mount, then the background. */
-	if (add_fsname_opt(&args, vol))
-		goto out;
-	fs.debug = o.debug;
-	se = fuse_session_new(&args, &atr_ops, sizeof(atr_ops), &fs);
-	if (!se) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	fs.se = se;
+/*
+ * 5. The session: the kernel mount, the background, the helpers that need
+ * privileges (status socket, unmount helper, KMS watcher), the sandbox,
+ * then requests until unmounted.
+ */
+static int serve(struct fuse_args *args, struct mount *m)
+{
+	struct fuse_loop_config lcfg = { .clone_fd = 0,
+					 .max_idle_threads = 10 };
+	struct revoke_watch *watch = NULL;
+	struct status_server *status = NULL;
+	struct unmounter *unmounter = NULL;
+	struct fuse_session *se;
+	const char *vol = m->vol;
+	int rc = EXIT_SYSTEM, r;
+
+	if (add_fsname_opt(args, vol))
+		return EXIT_SYSTEM;
+	m->fs.debug = m->o.debug;
+	se = fuse_session_new(args, &atr_ops, sizeof(atr_ops), &m->fs);
+	if (!se)
+		return EXIT_USAGE;
+	m->fs.se = se;
 	if (fuse_set_signal_handlers(se))
 		goto out;
-	if (fuse_session_mount(se, o.mountpoint)) {
-		fprintf(stderr, "atrestfs: cannot mount on %s\n", o.mountpoint);
-		audit(cfg, vol, "failed: kernel mount");
+	if (fuse_session_mount(se, m->o.mountpoint)) {
+		fprintf(stderr, "atrestfs: cannot mount on %s\n",
+			m->o.mountpoint);
+		audit(m->cfg, vol, "failed: kernel mount");
 		goto out_signals;
 	}
 	/* Where the daemon's lines go, decided (and said) on the terminal. */
-	log_daemon_prepare(o.foreground);
-	audit(cfg, vol, "mounted");
+	log_daemon_prepare(m->o.foreground);
+	audit(m->cfg, vol, "mounted");
 	r = fuse_io_attach(se);
 	if (r) {
 		log_err("cannot attach to the FUSE session: %s", strerror(-r));
 		goto out_unmount;
 	}
-	if (fuse_daemonize(o.foreground))
+	if (fuse_daemonize(m->o.foreground))
 		goto out_unmount;
-	if (!o.foreground)
+	if (!m->o.foreground)
 		log_use_syslog(true);
 	/* The status socket and the unmount helper (CAP_SYS_ADMIN) are made
 	 * before the sandbox too; the mount works without them. */
-	status_start(vol, mnt, cfg, pins, &fs, &status);
-	if ((r = unmounter_start(mnt, &unmounter)))
+	status_start(vol, m->mnt, m->cfg, m->pins, &m->fs, &status);
+	if ((r = unmounter_start(m->mnt, &unmounter)))
 		log_err("no unmount helper (%s): an orderly stop will leave "
-			"%s to be unmounted by hand", strerror(-r), LOG_ESC(mnt));
+			"%s to be unmounted by hand", strerror(-r),
+			LOG_ESC(m->mnt));
 	/* The revocation watcher needs sockets: forked before the sandbox. */
-	if (ropts.interval) {
-		json_t *params = pin_unlock_params(pins, cfg);
+	if (m->ropts.interval) {
+		json_t *params = pin_unlock_params(m->pins, m->cfg);
 
-		r = params ? revoke_watch_start(keyprov_find(cfg->key_source),
-						params, cfg->uuid, &ropts,
-						watcher_forget, &fs, &fs.deny,
-						&watch)
+		r = params ? revoke_watch_start(keyprov_find(m->cfg->key_source),
+						params, m->cfg->uuid, &m->ropts,
+						watcher_forget, &m->fs,
+						&m->fs.deny, &watch)
 			   : -ENOMEM;
 		json_decref(params);
 		if (r) {
@@ -521,7 +580,7 @@ int cmd_mount(int argc, char **argv)
 		}
 	}
 	raise_nofile();
-	/* 6. From here on, only what serving requests needs. */
+	/* From here on, only what serving requests needs. */
 	if (sandbox_apply()) {
 		log_err("refusing to serve %s without the sandbox", LOG_ESC(vol));
 		goto out_unmount;
@@ -541,41 +600,39 @@ out_unmount:
 	unmounter_finish(unmounter);
 	fuse_session_unmount(se);
 	/* Unmounted: a new mount or fsck may start while we clean up. */
-	close(lock_fd);
-	lock_fd = -1;
+	close(m->lock_fd);
+	m->lock_fd = -1;
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
-	if (se)
-		fuse_session_destroy(se);
-	fs_root_free(&fs);
-	fs_table_free(fs.table);
-	content_ctx_free(fs.cctx);
-	names_ctx_free(fs.nctx);
-	dirid_ctx_free(fs.dctx);
-	volume_keys_free(keys);
-	volume_config_free(cfg);
-	pin_free(pins);
-	if (root_fd >= 0)
-		close(root_fd);
-	if (lock_fd >= 0)
-		close(lock_fd);
+	fuse_session_destroy(se);
+	m->fs.se = NULL;
+	return rc;
+}
+
+int cmd_mount(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct mount m = { .lock_fd = -1, .fs = { .timeout = 1.0 } };
+	int rc;
+
+	/* Each step runs only when the one before it succeeded; open_volume()
+	 * takes the key (3) and builds the daemon's state (4). */
+	rc = parse_options(&args, &m);
+	if (rc == EXIT_OK && !m.o.help && (rc = check_volume(&m)) == EXIT_OK &&
+	    (rc = open_volume(&m)) == EXIT_OK)
+		rc = serve(&args, &m);
+
+	fs_root_free(&m.fs);
+	fs_table_free(m.fs.table);
+	content_ctx_free(m.fs.cctx);
+	names_ctx_free(m.fs.nctx);
+	dirid_ctx_free(m.fs.dctx);
+	volume_config_free(m.cfg);
+	pin_free(m.pins);
+	if (m.lock_fd >= 0)
+		close(m.lock_fd);
 	fuse_opt_free_args(&args);
-	free(o.encryption);
-	free(o.encryption_fstab);
-	free(o.key_source);
-	free(o.kms_recheck);
-	free(o.kms_grace);
-	free(o.kms_revoked);
-	free(o.kms_retry_time);
-	free(o.volume);
-	free(o.mountpoint);
-	free((char *)o.pin.uuid);
-	free((char *)o.pin.tpm2_tcti);
-	free((char *)o.pin.tpm2_pcrs);
-	free((char *)o.pin.tpm2_srk);
-	free((char *)o.pin.kms_region);
-	free((char *)o.pin.kms_endpoint);
-	free((char *)o.pin.kms_profile);
+	free_options(&m.o);
 	return rc;
 }
