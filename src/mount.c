@@ -26,7 +26,6 @@
 #include "fs_ops.h"
 #include "fuse_io.h"
 #include "keyprov.h"
-#include "kms/kms_client.h"
 #include "log.h"
 #include "names.h"
 #include "pin.h"
@@ -44,7 +43,7 @@ struct mount_opts {
 	char *key_source; /* TYPE[:ARG] */
 	struct pin_opts pin; /* what the fstab line pins (pin.h) */
 	char *kms_recheck, *kms_grace, *kms_revoked; /* revoke.h */
-	char *kms_retry_time; /* kms_client.h */
+	char *kms_retry_time; /* the kms source's --kms-retry-time */
 	char *volume;
 	char *mountpoint;
 	int foreground;
@@ -290,11 +289,14 @@ static int parse_options(struct fuse_args *args, struct mount *m)
 			      &m->ropts))
 		return EXIT_USAGE;
 	if (o->kms_retry_time) {
-		unsigned secs;
+		/* The kms source's own setting: checked and set by it, before
+		 * the unlock child is forked (which inherits it). */
+		const struct kp_options ko = {
+			1, { { "kms-retry-time", o->kms_retry_time } }
+		};
 
-		if (kms_retry_time_parse(o->kms_retry_time, &secs))
+		if (keyprov_setup_all(&ko))
 			return EXIT_USAGE;
-		kms_set_retry_time(secs);
 	}
 	if (o->key_source) {
 		const struct keyprov *kp;
