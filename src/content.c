@@ -1106,6 +1106,7 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 	off_t ocommitted = f->committed, ocsize = f->csize;
 	bool odirty = f->dirty, new_header = false;
 	uint64_t existing = (uint64_t)(content_plain_size(f->csize) + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+	uint64_t kfree;
 	size_t done = 0;
 	int r = 0;
 
@@ -1150,7 +1151,15 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 		f->csize = p->res_to;
 	if (p->grow_to > f->csize)
 		f->csize = p->grow_to;
-	/* 4. Existing blocks: journal, then in place. */
+	/* 4. Existing blocks that hold committed bytes: journal, then in
+	 * place. A block wholly past the committed size of a dirty file holds
+	 * no byte a durability point covered: torn, it ends the file at
+	 * recovery (recover_scan()), which the promise allows for writes
+	 * since that point; such blocks go out with the new ones, in one
+	 * write (a sequential rewrite of a preallocated file is one pwrite
+	 * per request instead of two per block). */
+	kfree = f->dirty ? ((uint64_t)f->committed + CONTENT_BLOCK - 1) / CONTENT_BLOCK
+			 : UINT64_MAX;
 	if (p->pad_len) {
 		r = journal_write(f, fd, p->pad_b, p->pad, p->pad_len);
 		if (!r)
@@ -1158,7 +1167,8 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 		if (r)
 			goto fail;
 	}
-	for (uint64_t b = p->b0; b <= p->b1 && b < existing && done < p->clen; b++) {
+	for (uint64_t b = p->b0; b <= p->b1 && b < existing && b < kfree && done < p->clen;
+	     b++) {
 		size_t len = p->clen - done < CONTENT_CBLOCK ? p->clen - done : CONTENT_CBLOCK;
 
 		r = journal_write(f, fd, b, p->c + done, len);
@@ -1168,7 +1178,8 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 			goto fail;
 		done += len;
 	}
-	/* 5. New blocks: one write; a torn one is cut back at recovery. */
+	/* 5. New blocks (and those past the committed size): one write; a
+	 * torn one is cut back at recovery. */
 	if (done < p->clen) {
 		r = pwrite_all(fd, p->c + done, p->clen - done,
 			       block_off(p->b0) + (off_t)done);

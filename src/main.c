@@ -73,6 +73,8 @@ static void create_usage(FILE *out)
 	      "  --key-source kms:KEY        AWS KMS data key (key id, ARN, "
 	      "alias)\n"
 	      "      --kms-region R  --kms-endpoint URL  --kms-profile P\n"
+	      "      --kms-retry-time S      retry a throttled or failing KMS "
+	      "for S seconds (default 60)\n"
 	      "  --no-encryption             a plain pass-through volume "
 	      "(fixed forever)\n"
 	      "  --root-owner USER:GROUP     owner of the mount root (default "
@@ -252,6 +254,7 @@ static int cmd_create(int argc, char **argv)
 		{ "kms-region", required_argument, NULL, 'R' },
 		{ "kms-endpoint", required_argument, NULL, 'E' },
 		{ "kms-profile", required_argument, NULL, 'F' },
+		{ "kms-retry-time", required_argument, NULL, 'W' },
 		{ "root-owner", required_argument, NULL, 'O' },
 		{ "root-mode", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
@@ -264,6 +267,7 @@ static int cmd_create(int argc, char **argv)
 	struct volume_config *cfg = NULL;
 	bool plain = false, made;
 	char name[32], conf[4096], rdir[PATH_MAX], where[PATH_MAX];
+	unsigned retry;
 	int c, rc, r;
 
 	optind = 1;
@@ -277,6 +281,11 @@ static int cmd_create(int argc, char **argv)
 		case 'R': opt.kms_region = optarg; break;
 		case 'E': opt.kms_endpoint = optarg; break;
 		case 'F': opt.kms_profile = optarg; break;
+		case 'W':
+			if (kms_retry_time_parse(optarg, &retry))
+				return EXIT_USAGE;
+			kms_set_retry_time(retry);
+			break;
 		case 'O':
 			r = rootattr_parse_owner(optarg, &root.uid, &root.gid);
 			if (r) {

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kms_client.h"
 #include "childbox.h"
 #include "log.h"
 #include "sandbox.h"
@@ -38,7 +39,6 @@ struct revoke_watch {
 	pthread_t thread;
 	bool listening; /* the thread runs */
 	struct revoke_opts o;
-	char uuid[64];
 	int *deny; /* the daemon's; written with __atomic_store_n */
 	bool stopping; /* atomic */
 	pthread_mutex_t state_lock;
@@ -155,6 +155,10 @@ watch(int ctl, int out, const struct keyprov *kp, const json_t *params,
 	/* One line per state change comes from the daemon; the key source's
 	 * own messages would repeat at every interval. */
 	log_set_level(LOG_LVL_NONE);
+	/* A throttled check is retried within half an interval, then counts
+	 * as "unreachable" (never "revoked"): the next check is not delayed. */
+	if (kms_retry_time() > interval / 2)
+		kms_set_retry_time(interval / 2);
 	for (;;) {
 		struct pollfd p = { .fd = ctl, .events = POLLIN };
 		int n = poll(&p, 1, (int)interval * 1000), r;
@@ -226,9 +230,8 @@ static void *reader(void *arg)
 			w->st.state = REVOKE_REVOKED;
 			w->st.since = (long long)time(NULL);
 			pthread_mutex_unlock(&w->state_lock);
-			log_err("volume %s: the KMS watcher stopped; %s now "
-				"fail until the volume is mounted again",
-				w->uuid, what);
+			log_err("the KMS watcher stopped; %s now fail until "
+				"the volume is mounted again", what);
 			break;
 		}
 		revoked = revoke_judge(msg[0], now_s(), &last_allowed,
@@ -237,23 +240,22 @@ static void *reader(void *arg)
 		if (revoked != was) {
 			set_deny(w, revoked);
 			if (!revoked)
-				log_warn("volume %s: KMS allows the key again; "
-					 "%s resume", w->uuid, what);
+				log_warn("KMS allows the key again; %s resume",
+					 what);
 			else if (msg[0] == REVOKE_REVOKED)
-				log_err("volume %s: KMS key revoked: %s; %s "
-					"now fail (%s)", w->uuid, why(msg[1]),
-					what, w->o.deny_all ? "EACCES" : "EROFS");
+				log_err("KMS key revoked: %s; %s now fail (%s)",
+					why(msg[1]), what,
+					w->o.deny_all ? "EACCES" : "EROFS");
 			else
-				log_err("volume %s: KMS unreachable for longer "
-					"than kms_grace=%us (%s): counted as "
-					"revoked; %s now fail (%s)", w->uuid,
-					w->o.grace, why(msg[1]), what,
+				log_err("KMS unreachable for longer than "
+					"kms_grace=%us (%s): counted as revoked; "
+					"%s now fail (%s)", w->o.grace,
+					why(msg[1]), what,
 					w->o.deny_all ? "EACCES" : "EROFS");
 		} else if (!revoked && msg[0] == REVOKE_UNREACHABLE &&
 			   !unreachable) {
-			log_warn("volume %s: KMS unreachable (%s); nothing "
-				 "changes for up to kms_grace=%us", w->uuid,
-				 why(msg[1]), w->o.grace);
+			log_warn("KMS unreachable (%s); nothing changes for "
+				 "up to kms_grace=%us", why(msg[1]), w->o.grace);
 		}
 		unreachable = msg[0] == REVOKE_UNREACHABLE;
 	}
@@ -276,7 +278,6 @@ int revoke_watch_start(const struct keyprov *kp, const json_t *params,
 	/* The mount itself just obtained the key: allowed, unchecked since. */
 	w->st = (struct revoke_state){ REVOKE_ALLOWED, (long long)time(NULL), 0,
 				       o->interval };
-	snprintf(w->uuid, sizeof(w->uuid), "%s", uuid);
 	/* The child keeps only its pipe ends: no /dev/fuse (the mount must
 	 * not outlive the daemon), no volume lock, no backing files; it dies
 	 * with the daemon, and not by the daemon's signal handlers. */

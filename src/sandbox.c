@@ -9,9 +9,11 @@
  * request instead of taking the mount down with it.
  *
  * The steps run in this order so that a failure leaves nothing half done
- * until the point of no return: 1. build the filter, 2. connect syslog,
- * 3. drop capabilities (bounding, ambient, then the thread's sets),
- * 4. no_new_privs, 5. load the filter on all threads.
+ * until the point of no return: 1. build the filter, 2. drop capabilities
+ * (bounding, ambient, then the thread's sets), 3. no_new_privs, 4. load
+ * the filter on all threads. The syslog connection was made before, by
+ * log_daemon_prepare(): the filter lets the daemon send on it and nothing
+ * else (no socket(), no connect(), no address given to sendto()).
  */
 #include "sandbox.h"
 
@@ -24,7 +26,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -85,8 +86,8 @@ static const char *const allowed[] = {
 	/* the caller identity of a worker thread */
 	"getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid",
 	"setfsuid", "setfsgid", "capget", "capset",
-	/* syslog on the connection opened before; unmount at exit */
-	"sendto", "sendmsg", "umount2",
+	/* unmount at exit */
+	"umount2",
 };
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -159,6 +160,13 @@ static int build(scmp_filter_ctx *out)
 	if (!r)
 		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
 				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	/* send() on the syslog connection (log.c): that socket only, and to
+	 * its connected peer only (no destination address). */
+	if (!r && log_syslog_fd() >= 0)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 2,
+				     SCMP_A0(SCMP_CMP_EQ,
+					     (scmp_datum_t)log_syslog_fd()),
+				     SCMP_A4(SCMP_CMP_EQ, 0));
 	/* The status channel: accepting on its one socket, and asking who
 	 * the peer is; nothing else of the socket API. */
 	if (!r && accept_fd >= 0)
@@ -214,22 +222,20 @@ int sandbox_apply(void)
 		log_err("cannot build the seccomp filter: %s", strerror(-r));
 		return r;
 	}
-	/* 2. syslog's socket, now that socket() is about to go. */
-	openlog("atrestfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	/* 3. Capabilities. */
+	/* 2. Capabilities. */
 	r = sandbox_drop_caps(sandbox_kept_caps());
 	if (r) {
 		log_err("cannot drop capabilities: %s", strerror(-r));
 		goto out;
 	}
-	/* 4. Nothing exec'd later could gain privileges (and seccomp
+	/* 3. Nothing exec'd later could gain privileges (and seccomp
 	 * without CAP_SYS_ADMIN requires it). */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
 		r = -errno;
 		log_err("cannot set no_new_privs: %s", strerror(-r));
 		goto out;
 	}
-	/* 5. The filter, on every thread of the process. */
+	/* 4. The filter, on every thread of the process. */
 	r = seccomp_attr_set(f, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (!r)
 		r = seccomp_load(f);

@@ -33,8 +33,9 @@ int sandbox_drop_caps(uint64_t keep);
  * (on the calling thread: call it before any other thread exists), no
  * new privileges, and the seccomp filter loaded on every thread. A call
  * outside the allowlist fails with EPERM instead of killing the process.
- * Opens the syslog connection first (LOG_NDELAY): socket() and connect()
- * are not allowed afterwards.
+ * socket() and connect() are not allowed afterwards: the syslog
+ * connection must be made before (log_daemon_prepare()); send() is
+ * allowed on it alone.
  * @return 0, or a negative errno (logged) when the filter could not be
  * built or loaded; nothing is half applied when building fails.
  */
