@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -594,9 +595,11 @@ static int serve(struct fuse_args *args, struct mount *m)
 	}
 	log_serve();
 	status_listen(status, watch);
-	rc = fuse_session_loop_mt(se, &lcfg) ? EXIT_SYSTEM : EXIT_OK;
+	/* A stop signal (libfuse returns its number) is an orderly end. */
+	r = fuse_session_loop_mt(se, &lcfg);
+	rc = r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? EXIT_OK
+								 : EXIT_SYSTEM;
 out_unmount:
-	status_stop(status);
 	log_flush();
 	revoke_watch_stop(watch);
 	unmounter_finish(unmounter);
@@ -604,6 +607,7 @@ out_unmount:
 	/* Unmounted: a new mount or fsck may start while we clean up. */
 	close(m->lock_fd);
 	m->lock_fd = -1;
+	status_stop(status);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
