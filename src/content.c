@@ -105,13 +105,16 @@ static off_t csize_with_header(off_t psize)
 	return psize ? content_cipher_size(psize) : CONTENT_EMPTY_LEN;
 }
 
-off_t content_fd_plain_size(int fd)
+off_t content_stat_size(off_t csize)
 {
-	struct stat st;
+	off_t p = content_plain_size(csize);
 
-	if (fstat(fd, &st))
-		return -errno;
-	return content_plain_size(st.st_size);
+	if (p >= 0)
+		return p;
+	/* Cut short: report the whole blocks. */
+	return csize > CONTENT_HEADER_LEN ? (csize - CONTENT_HEADER_LEN) /
+						    CONTENT_CBLOCK * CONTENT_BLOCK
+					  : 0;
 }
 
 /* ---- contexts ---- */

@@ -87,8 +87,11 @@ off_t content_size(const struct content_file *f);
 /** Backing size for a plaintext size. */
 off_t content_cipher_size(off_t psize);
 
-/** Plaintext size of backing file @p fd (one fstat). */
-off_t content_fd_plain_size(int fd);
+/**
+ * The size to report for a backing file of @p csize bytes that is not
+ * open: content_plain_size(), or for a file cut short its whole blocks.
+ */
+off_t content_stat_size(off_t csize);
 
 /**
  * Read up to @p size plaintext bytes at @p off. Short only at end of file.

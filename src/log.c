@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 enum log_level log_threshold = LOG_LVL_INFO;
 static bool to_syslog;
@@ -94,5 +95,18 @@ const char *log_esc(const char *s, char *buf, size_t n)
 	}
 	if (n)
 		buf[o < n ? o : n - 1] = '\0';
+	return buf;
+}
+
+const char *log_fd_path(int fd, char *buf, size_t n)
+{
+	char path[64];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	len = readlink(path, buf, n - 1);
+	if (len < 0)
+		len = 0;
+	buf[len] = '\0';
 	return buf;
 }

@@ -409,7 +409,6 @@ int cmd_mount(int argc, char **argv)
 	/* 5. The kernel mount, then the background. */
 	if (add_fsname_opt(&args, vol))
 		goto out;
-	fs.debug = o.debug;
 	se = fuse_session_new(&args, &atr_ops, sizeof(atr_ops), &fs);
 	if (!se) {
 		rc = EXIT_USAGE;

@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The backing-name layer (bname.h): plaintext names to backing entries and
+ * back, the long-name protocol (.name file before the entry, removed after
+ * it), the names a volume reserves, the directory-ID check at lookup and
+ * the fixed-ID domain of xattr names and symlink targets. fs_ops.c calls
+ * it with FUSE's requests already taken apart; it never replies.
+ */
+#include "bname.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dirid.h"
+#include "dirmove.h"
+#include "durable.h"
+#include "fs_inode.h"
+#include "log.h"
+#include "longname.h"
+
+static bool is_dot(const char *n)
+{
+	return !strcmp(n, ".") || !strcmp(n, "..");
+}
+
+/*
+ * The names a plain volume keeps for itself in its root: "atrestfs.*" (the
+ * config, the mount root's attributes, their temp files) and ".atrestfs.*"
+ * (temporary directories, and the directory ID name, whose presence would
+ * make the next plain mount take the volume for a disguised encrypted one).
+ */
+static bool plain_reserved(const char *name)
+{
+	return !strncmp(name, "atrestfs.", strlen("atrestfs.")) ||
+	       !strncmp(name, ".atrestfs.", strlen(".atrestfs."));
+}
+
+int bname_get(const struct bname_ctx *c, struct fs_inode *dir,
+	      const char *name, struct bname *b)
+{
+	uint8_t id[NAMES_DIRID_LEN];
+	size_t len = strlen(name);
+	int r;
+
+	b->is_long = false;
+	b->made_long = false;
+	if (!c->encrypted) {
+		if (len > NAME_MAX)
+			return -ENAMETOOLONG;
+		if (dir == c->root && plain_reserved(name))
+			return -EPERM;
+		memcpy(b->name, name, len + 1);
+		return 0;
+	}
+	r = fs_inode_dirid(dir, id);
+	if (r)
+		return r;
+	r = names_encrypt(c->nctx, id, name, b->enc);
+	if (r)
+		return r;
+	if (!names_needs_long(b->enc)) {
+		strcpy(b->name, b->enc);
+		return 0;
+	}
+	b->is_long = true;
+	return names_long_entry(b->enc, b->name);
+}
+
+int bname_write_long(struct fs_inode *dir, struct bname *b)
+{
+	b->made_long = false;
+	if (!b->is_long)
+		return 0;
+	return longname_write(dir->fd, b->name, b->enc, &b->made_long);
+}
+
+void bname_remove_long(struct fs_inode *dir, const struct bname *b)
+{
+	if (b->is_long)
+		longname_remove(dir->fd, b->name);
+}
+
+int bname_plain(const struct bname_ctx *c, struct fs_inode *dir,
+		const char *entry, char *out)
+{
+	char enc[NAMES_ENC_MAX + 1];
+	uint8_t id[NAMES_DIRID_LEN];
+	const char *src = entry;
+	int r;
+
+	if (!c->encrypted) {
+		if (dir == c->root && plain_reserved(entry))
+			return -ENOENT;
+		strcpy(out, entry);
+		return 0;
+	}
+	if (is_dot(entry)) {
+		strcpy(out, entry);
+		return 0;
+	}
+	if (names_is_bookkeeping(entry))
+		return -ENOENT;
+	r = fs_inode_dirid(dir, id);
+	if (r)
+		return r;
+	if (names_is_long_entry(entry)) {
+		/* The .name file must be the one this entry was named after. */
+		if (longname_read(dir->fd, entry, enc)) {
+			log_warn("skipping entry %.64s: its .name file is "
+				 "missing or belongs to another name", entry);
+			return -EIO;
+		}
+		src = enc;
+	}
+	r = names_decrypt(c->nctx, id, src, out);
+	if (r)
+		log_warn("skipping entry %.64s: its name does not decrypt",
+			 entry);
+	return r;
+}
+
+int bname_lookup(const struct bname_ctx *c, struct fs_inode *dir,
+		 const char *name, struct bname *b, int *fd, struct stat *st)
+{
+	int r = bname_get(c, dir, name, b);
+
+	if (r)
+		return r == -EPERM ? -ENOENT : r;
+	*fd = openat(dir->fd, b->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	if (fstatat(*fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) {
+		r = -errno;
+		goto err;
+	}
+	if (b->is_long) {
+		char enc[NAMES_ENC_MAX + 1], where[PATH_MAX];
+
+		/* Lookups never need the .name file, but an entry whose file
+		 * was swapped must not be usable under this name either. */
+		r = longname_read(dir->fd, b->name, enc);
+		if (r || strcmp(enc, b->enc)) {
+			log_warn("entry '%s' in %s: its long-name file %s%s is "
+				 "missing or belongs to another name: EIO",
+				 name, log_fd_path(dir->fd, where,
+						   sizeof(where)),
+				 b->name, NAMES_LONG_SUFFIX);
+			r = -EIO;
+			goto err;
+		}
+	}
+	return 0;
+err:
+	close(*fd);
+	*fd = -1;
+	return r;
+}
+
+void bname_verify_dir(const struct bname_ctx *c, struct fs_inode *parent,
+		      struct fs_inode *inode, const char *name,
+		      const struct bname *b)
+{
+	uint8_t pid[NAMES_DIRID_LEN], id[NAMES_DIRID_LEN];
+	struct dirid_place place = { pid, b->enc };
+	char where[PATH_MAX];
+	int r;
+
+	if (!c->encrypted || fs_inode_has_dirid(inode) ||
+	    fs_inode_dirid(parent, pid))
+		return;
+	r = dirid_read(c->dctx, inode->fd, &place, id);
+	if (r == -ENOENT)
+		r = dirmove_recover(c->dctx, inode, &place, id);
+	if (r) {
+		log_warn("directory '%s' (backing %s): %s: its entries read as "
+			 "EIO", name, log_fd_path(inode->fd, where,
+						  sizeof(where)),
+			 r == -EBADMSG ? "its ID file belongs to another "
+					 "directory (copied, moved or swapped)"
+			 : r == -ENOENT ? "it has no ID file"
+					: "its ID file is unreadable or "
+					  "malformed");
+		return;
+	}
+	fs_inode_set_dirid(inode, id);
+}
+
+void bname_undo(const struct bname_ctx *c, struct fs_inode *dir,
+		const struct bname *b, bool is_dir)
+{
+	int fd;
+
+	if (is_dir && c->encrypted) {
+		fd = openat(dir->fd, b->name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			unlinkat(fd, NAMES_DIRID_FILE, 0);
+			close(fd);
+		}
+	}
+	unlinkat(dir->fd, b->name, is_dir ? AT_REMOVEDIR : 0);
+	bname_remove_long(dir, b);
+}
+
+int bname_unlink(const struct bname_ctx *c, struct fs_inode *dir,
+		 const char *name)
+{
+	struct bname b;
+	int r = bname_get(c, dir, name, &b);
+
+	if (!r && unlinkat(dir->fd, b.name, 0))
+		r = -errno;
+	if (!r)
+		bname_remove_long(dir, &b);
+	return r;
+}
+
+int bname_rmdir(const struct bname_ctx *c, struct fs_inode *dir,
+		const char *name)
+{
+	struct bname b;
+	int r = bname_get(c, dir, name, &b), fd;
+
+	if (!r && c->encrypted) {
+		fd = openat(dir->fd, b.name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+		} else {
+			r = dirid_dir_empty(fd);
+			if (!r)
+				unlinkat(fd, NAMES_DIRID_FILE DURABLE_TMP_SUFFIX,
+					 0);
+			if (!r && unlinkat(fd, NAMES_DIRID_FILE, 0) &&
+			    errno != ENOENT)
+				r = -errno;
+			close(fd);
+		}
+	}
+	if (!r && unlinkat(dir->fd, b.name, AT_REMOVEDIR))
+		r = -errno;
+	if (!r)
+		bname_remove_long(dir, &b);
+	return r;
+}
+
+int bname_rename(const struct bname_ctx *c, struct fs_inode *dir,
+		 const char *name, struct fs_inode *ndir, const char *newname,
+		 unsigned int flags)
+{
+	struct dirmove ms = DIRMOVE_INIT, mt = DIRMOVE_INIT;
+	struct bname b, nb;
+	char saved[64] = "";
+	bool moved;
+	int r = bname_get(c, dir, name, &b);
+
+	if (!r)
+		r = bname_get(c, ndir, newname, &nb);
+	if (!r)
+		r = bname_write_long(ndir, &nb);
+	if (!r && c->encrypted) {
+		r = dirmove_begin(c->dctx, dir, b.name, b.enc, ndir, nb.enc,
+				  &ms);
+		if (!r && (flags & RENAME_EXCHANGE))
+			r = dirmove_begin(c->dctx, ndir, nb.name, nb.enc, dir,
+					  b.enc, &mt);
+	}
+	if (!r && c->encrypted && !flags)
+		r = dirmove_clear_target(dir, b.name, ndir, nb.name, saved);
+	if (!r && flags == RENAME_NOREPLACE) /* with its fallbacks */
+		r = durable_rename_noreplace(dir->fd, b.name, ndir->fd, nb.name);
+	else if (!r && renameat2(dir->fd, b.name, ndir->fd, nb.name, flags))
+		r = -errno; /* RENAME_EXCHANGE has no fallback: EINVAL */
+	moved = !r;
+	dirmove_finish_target(ndir, nb.name, saved, moved);
+	/* 2. The rename must be on disk before a binding is dropped. */
+	if (moved && (ms.fd >= 0 || mt.fd >= 0)) {
+		durable_fsync_dir(ndir->fd);
+		if (dir != ndir)
+			durable_fsync_dir(dir->fd);
+	}
+	dirmove_end(c->dctx, &ms, moved);
+	dirmove_end(c->dctx, &mt, moved);
+	if (r) {
+		if (nb.made_long)
+			bname_remove_long(ndir, &nb);
+		return r;
+	}
+	if (flags & RENAME_EXCHANGE) {
+		/* Both names still exist: the other .name file is needed too. */
+		bname_write_long(dir, &b);
+	} else if (!(dir == ndir && !strcmp(b.name, nb.name))) {
+		bname_remove_long(dir, &b);
+	}
+	return 0;
+}
+
+/* ---- the fixed-ID domain: xattr names and symlink targets ---- */
+
+int bname_xattr(const struct bname_ctx *c, const char *name, char *out,
+		size_t cap)
+{
+	char enc[NAMES_ENC_MAX + 1];
+	size_t n;
+	int r;
+
+	if (!c->encrypted) {
+		if (strlen(name) >= cap)
+			return -ERANGE;
+		strcpy(out, name);
+		return 0;
+	}
+	if (strncmp(name, "user.", 5))
+		return -EOPNOTSUPP;
+	r = names_encrypt(c->nctx, names_fixed_id, name + 5, enc);
+	if (r)
+		return r == -ENAMETOOLONG ? -ERANGE : r;
+	n = strlen(BNAME_XATTR_PREFIX) + strlen(enc);
+	if (n >= cap || n > XATTR_NAME_MAX)
+		return -ERANGE;
+	snprintf(out, cap, "%s%s", BNAME_XATTR_PREFIX, enc);
+	return 0;
+}
+
+int bname_xattr_plain(const struct bname_ctx *c, const char *stored,
+		      char *out)
+{
+	char plain[NAMES_MAX + 1];
+	int r;
+
+	if (!c->encrypted) {
+		strcpy(out, stored);
+		return 0;
+	}
+	if (strncmp(stored, BNAME_XATTR_PREFIX, strlen(BNAME_XATTR_PREFIX)))
+		return -ENOENT;
+	r = names_decrypt(c->nctx, names_fixed_id,
+			  stored + strlen(BNAME_XATTR_PREFIX), plain);
+	if (r)
+		return r;
+	/* "user." + name is never longer than the encrypted form. */
+	sprintf(out, "user.%s", plain);
+	return 0;
+}
+
+int bname_target(const struct bname_ctx *c, const char *target, char *enc,
+		 const char **out)
+{
+	*out = target;
+	if (!c->encrypted)
+		return 0;
+	*out = enc;
+	return names_encrypt_target(c->nctx, names_fixed_id, target, enc);
+}
+
+int bname_target_plain(const struct bname_ctx *c, const char *stored,
+		       char *buf, const char **out)
+{
+	*out = stored;
+	if (!c->encrypted)
+		return 0;
+	*out = buf;
+	return names_decrypt_target(c->nctx, names_fixed_id, stored, buf) ?
+		       -EIO : 0;
+}
+
+off_t bname_target_size(const struct bname_ctx *c, off_t stored_len)
+{
+	if (!c->encrypted)
+		return stored_len;
+	/* Length of base64url(tag || target) minus the tag. */
+	return (off_t)names_target_len((size_t)stored_len);
+}
