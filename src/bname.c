@@ -18,6 +18,7 @@
 #include "dirmove.h"
 #include "durable.h"
 #include "fs_inode.h"
+#include "ident.h"
 #include "log.h"
 #include "longname.h"
 
@@ -47,6 +48,7 @@ int bname_get(const struct bname_ctx *c, struct fs_inode *dir,
 
 	b->is_long = false;
 	b->made_long = false;
+	b->made_entry = false;
 	if (!c->encrypted) {
 		if (len > NAME_MAX)
 			return -ENAMETOOLONG;
@@ -69,7 +71,8 @@ int bname_get(const struct bname_ctx *c, struct fs_inode *dir,
 	return names_long_entry(b->enc, b->name);
 }
 
-int bname_write_long(struct fs_inode *dir, struct bname *b)
+/* The .name file beside a long entry, written durably before the entry. */
+static int write_long(struct fs_inode *dir, struct bname *b)
 {
 	b->made_long = false;
 	if (!b->is_long)
@@ -77,7 +80,7 @@ int bname_write_long(struct fs_inode *dir, struct bname *b)
 	return longname_write(dir->fd, b->name, b->enc, &b->made_long);
 }
 
-void bname_remove_long(struct fs_inode *dir, const struct bname *b)
+static void remove_long(struct fs_inode *dir, const struct bname *b)
 {
 	if (b->is_long)
 		longname_remove(dir->fd, b->name);
@@ -193,6 +196,11 @@ void bname_undo(const struct bname_ctx *c, struct fs_inode *dir,
 {
 	int fd;
 
+	if (!b->made_entry) {
+		if (b->made_long)
+			remove_long(dir, b);
+		return;
+	}
 	if (is_dir && c->encrypted) {
 		fd = openat(dir->fd, b->name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -202,7 +210,194 @@ void bname_undo(const struct bname_ctx *c, struct fs_inode *dir,
 		}
 	}
 	unlinkat(dir->fd, b->name, is_dir ? AT_REMOVEDIR : 0);
-	bname_remove_long(dir, b);
+	remove_long(dir, b);
+}
+
+/* ---- making entries ---- */
+
+/*
+ * Take the creator's identity for the one call that makes an entry: the
+ * backing file system then sets owner, group (the parent's when it is
+ * set-gid) and set-gid inheritance itself. @p mode (S_IFDIR for a
+ * directory) may gain S_ISGID from who->setgid.
+ */
+static int become(const struct bname_creator *who, mode_t *mode,
+		  struct ident_saved *saved)
+{
+	saved->active = false;
+	if (who->setgid && S_ISDIR(*mode))
+		*mode |= S_ISGID;
+	if (!who->become)
+		return 0;
+	return ident_become(who->uid, who->gid, saved);
+}
+
+/*
+ * mkdir: the directory is made under a temporary bookkeeping name (by the
+ * creator's identity), and on an encrypted volume gets its ID file bound
+ * to its real place (dirid_publish()) before it appears under its real
+ * name, so no crash leaves a directory without an ID. A directory that
+ * must inherit the mount root's set-gid (which its backing parent, the
+ * VOLUME directory, does not have) gets it under the temporary name too,
+ * so nobody sees it without.
+ */
+static int make_dir(const struct bname_ctx *c, struct fs_inode *dir,
+		    struct bname *b, const struct bname_new *a)
+{
+	uint8_t pid[NAMES_DIRID_LEN];
+	struct dirid_place place = { pid, b->enc };
+	struct ident_saved saved;
+	char tmp[DIRID_TMP_NAME_MAX];
+	mode_t mode = a->mode | S_IFDIR;
+	int r;
+
+	if (c->encrypted && (r = fs_inode_dirid(dir, pid)))
+		return r;
+	r = become(a->who, &mode, &saved);
+	if (r)
+		return r;
+	if (!c->encrypted && !(mode & S_ISGID)) {
+		r = mkdirat(dir->fd, b->name, mode & 07777) ? -errno : 0;
+		ident_restore(&saved);
+		goto out;
+	}
+	dirid_tmp_name(tmp);
+	r = mkdirat(dir->fd, tmp, mode & 07777) ? -errno : 0;
+	ident_restore(&saved);
+	if (r)
+		return r;
+	if ((mode & S_ISGID) &&
+	    fchmodat(dir->fd, tmp, mode & 07777, 0)) {
+		r = -errno;
+		goto err_rmdir;
+	}
+	if (c->encrypted) {
+		r = dirid_publish(c->dctx, dir->fd, tmp, b->name, &place, NULL);
+		goto out;
+	}
+	r = durable_rename_noreplace(dir->fd, tmp, dir->fd, b->name);
+	if (!r)
+		goto out;
+err_rmdir:
+	unlinkat(dir->fd, tmp, AT_REMOVEDIR);
+	return r;
+out:
+	b->made_entry = !r;
+	return r;
+}
+
+/* Every node type ext4 has: the mount is nosuid,nodev, so device nodes and
+ * sockets are inert names, as on any such mount. */
+static int make_node(const struct bname_ctx *c, struct fs_inode *dir,
+		     struct bname *b, const struct bname_new *a)
+{
+	struct ident_saved saved;
+	mode_t mode = a->mode;
+	int r = become(a->who, &mode, &saved);
+
+	(void)c;
+	if (r)
+		return r;
+	r = mknodat(dir->fd, b->name, mode, a->rdev) ? -errno : 0;
+	ident_restore(&saved);
+	b->made_entry = !r;
+	return r;
+}
+
+static int make_symlink(const struct bname_ctx *c, struct fs_inode *dir,
+			struct bname *b, const struct bname_new *a)
+{
+	char enc[NAMES_TARGET_ENC_MAX + 1];
+	struct ident_saved saved;
+	mode_t mode = S_IFLNK | 0777;
+	const char *target;
+	int r = bname_target(c, a->target, enc, &target);
+
+	if (!r)
+		r = become(a->who, &mode, &saved);
+	if (r)
+		return r;
+	r = symlinkat(target, dir->fd, b->name) ? -errno : 0;
+	ident_restore(&saved);
+	b->made_entry = !r;
+	return r;
+}
+
+/* A new name for an inode that keeps its owner: no identity to take (the
+ * kernel checked protected_hardlinks with the caller's). */
+static int make_link(const struct bname_ctx *c, struct fs_inode *dir,
+		     struct bname *b, const struct bname_new *a)
+{
+	char path[64];
+
+	(void)c;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", a->fd);
+	if (linkat(AT_FDCWD, path, dir->fd, b->name, AT_SYMLINK_FOLLOW))
+		return -errno;
+	b->made_entry = true;
+	return 0;
+}
+
+/*
+ * Exclusive first, so that we know whether the entry is ours to remove if
+ * what follows fails; the kernel only sends create when its lookup found
+ * nothing, so an existing file is a race, and the caller opens it.
+ */
+static int make_file(const struct bname_ctx *c, struct fs_inode *dir,
+		     struct bname *b, const struct bname_new *a)
+{
+	struct ident_saved saved;
+	mode_t mode = a->mode;
+	int fd, r = become(a->who, &mode, &saved);
+
+	(void)c;
+	if (r)
+		return r;
+	fd = openat(dir->fd, b->name,
+		    O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+		    mode & 07777);
+	r = fd < 0 ? -errno : 0;
+	ident_restore(&saved);
+	if (r == -EEXIST && !a->excl)
+		return 0;
+	if (r)
+		return r;
+	close(fd);
+	b->made_entry = true;
+	return 0;
+}
+
+typedef int (*make_fn)(const struct bname_ctx *c, struct fs_inode *dir,
+		       struct bname *b, const struct bname_new *a);
+
+static const make_fn makers[] = {
+	[BNAME_DIR] = make_dir,
+	[BNAME_NODE] = make_node,
+	[BNAME_SYMLINK] = make_symlink,
+	[BNAME_LINK] = make_link,
+	[BNAME_FILE] = make_file,
+};
+
+/*
+ * The long-name protocol of every call that makes an entry: the backing
+ * name, then the .name file (durably, before the entry exists), then the
+ * entry itself, which sets b->made_entry when it made one; a .name file
+ * this call wrote goes again when nothing was made.
+ */
+int bname_make(const struct bname_ctx *c, struct fs_inode *dir,
+	       const char *name, const struct bname_new *what,
+	       struct bname *b)
+{
+	int r = bname_get(c, dir, name, b);
+
+	if (!r)
+		r = write_long(dir, b);
+	if (r)
+		return r;
+	r = makers[what->kind](c, dir, b, what);
+	if (r && b->made_long)
+		remove_long(dir, b);
+	return r;
 }
 
 int bname_unlink(const struct bname_ctx *c, struct fs_inode *dir,
@@ -214,7 +409,7 @@ int bname_unlink(const struct bname_ctx *c, struct fs_inode *dir,
 	if (!r && unlinkat(dir->fd, b.name, 0))
 		r = -errno;
 	if (!r)
-		bname_remove_long(dir, &b);
+		remove_long(dir, &b);
 	return r;
 }
 
@@ -243,7 +438,7 @@ int bname_rmdir(const struct bname_ctx *c, struct fs_inode *dir,
 	if (!r && unlinkat(dir->fd, b.name, AT_REMOVEDIR))
 		r = -errno;
 	if (!r)
-		bname_remove_long(dir, &b);
+		remove_long(dir, &b);
 	return r;
 }
 
@@ -255,12 +450,18 @@ int bname_rename(const struct bname_ctx *c, struct fs_inode *dir,
 	struct bname b, nb;
 	char saved[64] = "";
 	bool moved;
-	int r = bname_get(c, dir, name, &b);
+	int r;
 
+	b.made_long = nb.made_long = false;
+	r = bname_get(c, dir, name, &b);
+	/* 1. The .name file of each name that will exist after: the new
+	 * one, and with RENAME_EXCHANGE the old one too. */
 	if (!r)
 		r = bname_get(c, ndir, newname, &nb);
 	if (!r)
-		r = bname_write_long(ndir, &nb);
+		r = write_long(ndir, &nb);
+	if (!r && (flags & RENAME_EXCHANGE))
+		r = write_long(dir, &b);
 	if (!r && c->encrypted) {
 		r = dirmove_begin(c->dctx, dir, b.name, b.enc, ndir, nb.enc,
 				  &ms);
@@ -282,19 +483,19 @@ int bname_rename(const struct bname_ctx *c, struct fs_inode *dir,
 		if (dir != ndir)
 			durable_fsync_dir(dir->fd);
 	}
+	/* 3. Drop what the names no longer need. */
 	dirmove_end(c->dctx, &ms, moved);
 	dirmove_end(c->dctx, &mt, moved);
 	if (r) {
 		if (nb.made_long)
-			bname_remove_long(ndir, &nb);
+			remove_long(ndir, &nb);
+		if (b.made_long)
+			remove_long(dir, &b);
 		return r;
 	}
-	if (flags & RENAME_EXCHANGE) {
-		/* Both names still exist: the other .name file is needed too. */
-		bname_write_long(dir, &b);
-	} else if (!(dir == ndir && !strcmp(b.name, nb.name))) {
-		bname_remove_long(dir, &b);
-	}
+	if (!(flags & RENAME_EXCHANGE) &&
+	    !(dir == ndir && !strcmp(b.name, nb.name)))
+		remove_long(dir, &b);
 	return 0;
 }
 

@@ -48,6 +48,21 @@ struct bname {
 	char enc[NAMES_ENC_MAX + 1]; /* full encoded name (encrypted only) */
 	bool is_long;                /* a hashed entry with a .name file */
 	bool made_long;              /* this call wrote the .name file */
+	bool made_entry;             /* this call made the entry */
+};
+
+/**
+ * Who makes an entry. The one call that makes it runs with this identity
+ * (ident_become()), so the backing file system sets owner, group and
+ * set-gid inheritance itself.
+ */
+struct bname_creator {
+	bool become; /* take uid/gid (ident_available()); else stay */
+	uid_t uid;
+	gid_t gid;
+	/* A directory made here gets S_ISGID: the mount root's own set-gid,
+	 * which its backing directory (the VOLUME directory) never has. */
+	bool setgid;
 };
 
 /**
@@ -90,15 +105,46 @@ void bname_verify_dir(const struct bname_ctx *c, struct fs_inode *parent,
 		      struct fs_inode *inode, const char *name,
 		      const struct bname *b);
 
-/** Write the .name file of a long @p b in @p dir, durably (before the entry). */
-int bname_write_long(struct fs_inode *dir, struct bname *b);
-
-/** Remove the .name file of a long @p b in @p dir (after the entry). */
-void bname_remove_long(struct fs_inode *dir, const struct bname *b);
+/** What bname_make() makes. */
+struct bname_new {
+	enum bname_kind {
+		/* A directory: made under a hidden temporary name, given its
+		 * ID file bound to its place (encrypted), renamed into place
+		 * without replacing anything, so no crash leaves a directory
+		 * without an ID. */
+		BNAME_DIR,
+		BNAME_NODE,    /* mknod: any node type, mode with its S_IF* */
+		BNAME_SYMLINK, /* to @target, stored as bname_target() */
+		BNAME_LINK,    /* a new name of the inode open at @fd */
+		/* A regular file, exclusively. One that exists already is a
+		 * race with another creator: with @excl that is -EEXIST, else
+		 * it is left as found (0, b->made_entry false) to be opened. */
+		BNAME_FILE,
+	} kind;
+	const struct bname_creator *who; /* all but BNAME_LINK */
+	mode_t mode;        /* permission bits (BNAME_NODE: and type) */
+	dev_t rdev;         /* BNAME_NODE */
+	const char *target; /* BNAME_SYMLINK */
+	int fd;             /* BNAME_LINK */
+	bool excl;          /* BNAME_FILE */
+};
 
 /**
- * Remove entry @p b of @p dir that this request made and cannot hand out
- * (directory @p is_dir with its ID file), with its .name file.
+ * Make entry @p name in @p dir as @p what says, under the long-name
+ * protocol: the .name file of a long name is written durably before the
+ * entry is made, and removed again when the entry could not be made.
+ * @p b gets the backing name and says what was made, for bname_undo().
+ * @return 0, -EEXIST, -ENAMETOOLONG (name or symlink target), -EPERM for
+ * a name a plain volume reserves, or another negative errno.
+ */
+int bname_make(const struct bname_ctx *c, struct fs_inode *dir,
+	       const char *name, const struct bname_new *what,
+	       struct bname *b);
+
+/**
+ * Undo what bname_make() made for @p b in @p dir when the entry
+ * cannot be handed out: the entry (directory @p is_dir with its ID file)
+ * if it made it, and the .name file.
  */
 void bname_undo(const struct bname_ctx *c, struct fs_inode *dir,
 		const struct bname *b, bool is_dir);

@@ -1455,6 +1455,18 @@ off_t content_seek(struct content_file *f, int fd, off_t off, int whence)
 	}
 }
 
+size_t content_blob_sealed_len(size_t len)
+{
+	return len + CONTENT_OVERHEAD;
+}
+
+ssize_t content_blob_plain_len(size_t sealed_len)
+{
+	return sealed_len < CONTENT_OVERHEAD
+		       ? -EIO
+		       : (ssize_t)(sealed_len - CONTENT_OVERHEAD);
+}
+
 int content_blob_seal(struct content_ctx *ctx, const void *aad,
 		      size_t aad_len, const void *in, size_t len, uint8_t *out)
 {

@@ -121,7 +121,8 @@ int dirmove_begin(struct dirid_ctx *dctx, struct fs_inode *from,
 	r = dirid_read(dctx, m->fd, &m->from, m->id);
 	if (r) {
 		log_warn("cannot rename directory %s: its ID file is not bound "
-			 "to it: EIO", log_fd_path(m->fd, where, sizeof(where)));
+			 "to it: EIO",
+			 log_fd_path(m->fd, where, sizeof(where)));
 		r = -EIO;
 	} else {
 		r = dirid_rebind(dctx, m->fd, m->id, &m->from, &m->to);

@@ -122,7 +122,7 @@ void fs_table_forget(struct fs_table *t, struct fs_inode *inode, uint64_t n)
 
 	pthread_mutex_lock(&t->mutex);
 	if (inode->nlookup < n) {
-		/* stderr is /dev/null once daemonized: the log reaches syslog. */
+		/* stderr is /dev/null once daemonized; the log is not. */
 		log_err("INTERNAL ERROR: negative lookup count on inode %llu",
 			(unsigned long long)inode->ino);
 		abort();
@@ -168,7 +168,8 @@ bool fs_inode_has_dirid(struct fs_inode *dir)
 	return has;
 }
 
-void fs_inode_set_dirid(struct fs_inode *dir, const uint8_t id[NAMES_DIRID_LEN])
+void fs_inode_set_dirid(struct fs_inode *dir,
+			const uint8_t id[NAMES_DIRID_LEN])
 {
 	pthread_rwlock_wrlock(&dir->lock);
 	memcpy(dir->dirid, id, NAMES_DIRID_LEN);

@@ -65,6 +65,7 @@ int fs_inode_dirid(struct fs_inode *dir, uint8_t id[NAMES_DIRID_LEN]);
 bool fs_inode_has_dirid(struct fs_inode *dir);
 
 /** Remember the checked ID @p id of directory @p dir. */
-void fs_inode_set_dirid(struct fs_inode *dir, const uint8_t id[NAMES_DIRID_LEN]);
+void fs_inode_set_dirid(struct fs_inode *dir,
+			const uint8_t id[NAMES_DIRID_LEN]);
 
 #endif

@@ -21,23 +21,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "content.h"
-#include "dirid.h"
-#include "durable.h"
 #include "fs_inode.h"
 #include "fs_root.h"
 #include "ident.h"
 #include "log.h"
 #include "names.h"
-#include "secmem.h"
 #include "tlsbuf.h"
-#include "volume.h"
 
 struct atr_fh {
 	int fd;
@@ -56,6 +51,8 @@ struct atr_dir {
  * that would write or create fail, reads go on) or EACCES (every call
  * fails). Replies and returns true when @p req is refused. forget and
  * release are never refused: they only let go of what the kernel held.
+ * Every other operation calls it right after its declarations, whose
+ * initializers only look things up, so a refused request does nothing.
  */
 static bool denied(fuse_req_t req, bool writes)
 {
@@ -179,11 +176,12 @@ static void atr_init(void *userdata, struct fuse_conn_info *conn)
 
 static void atr_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct fuse_entry_param e;
+	int r;
+
 	if (denied(req, false))
 		return;
-	struct fuse_entry_param e;
-	int r = do_lookup(req, parent, name, &e);
-
+	r = do_lookup(req, parent, name, &e);
 	if (r == -ENOENT && fs_of(req)->timeout > 0) {
 		/* A negative entry: cached like a positive one. */
 		memset(&e, 0, sizeof(e));
@@ -216,12 +214,13 @@ static void atr_forget_multi(fuse_req_t req, size_t count,
 static void atr_getattr(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
-	if (denied(req, false))
-		return;
 	struct stat st;
-	int r = do_getattr(fs_of(req), fs_ino(req, ino), &st);
+	int r;
 
 	(void)fi;
+	if (denied(req, false))
+		return;
+	r = do_getattr(fs_of(req), fs_ino(req, ino), &st);
 	if (r)
 		return (void)fuse_reply_err(req, -r);
 	fuse_reply_attr(req, &st, fs_of(req)->timeout);
@@ -275,14 +274,14 @@ static int do_truncate(struct atr_fs *fs, struct fs_inode *inode,
 static void atr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			int valid, struct fuse_file_info *fi)
 {
-	if (denied(req, true))
-		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = fs_ino(req, ino);
 	char path[FS_PROC_FD_LEN];
 	struct stat st;
 	int r = 0;
 
+	if (denied(req, true))
+		return;
 	fs_proc_path(inode->fd, path);
 	/*
 	 * chown(f, -1, -1) arrives with nothing to set (a regular file under
@@ -349,27 +348,21 @@ err:
 /* ---- creating entries ---- */
 
 /*
- * Take the caller's identity for the one call that creates an entry in
- * @p dir: the backing file system then sets owner, group (the parent's
- * when it is set-gid) and set-gid inheritance itself. The mount root's
- * backing directory is the VOLUME directory, never set-gid: its own
- * set-gid is applied here. @p mode is the new entry's mode (S_IFDIR for a
- * directory) and may gain S_ISGID.
+ * The caller is the creator of what it makes in @p dir: its ids, and in
+ * the mount root the root's own set-gid and group, which the root's
+ * backing directory (the VOLUME directory) never has.
  */
-static int creator_become(fuse_req_t req, struct fs_inode *dir,
-			  mode_t *mode, struct ident_saved *saved)
+static void creator_of(fuse_req_t req, struct fs_inode *dir,
+		       struct bname_creator *who)
 {
 	struct atr_fs *fs = fs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	gid_t gid = ctx->gid;
 
-	saved->active = false;
-	if (dir == fs_table_root(fs->table) && fs_root_setgid(fs, &gid) &&
-	    S_ISDIR(*mode))
-		*mode |= S_ISGID;
-	if (!fs->identity)
-		return 0;
-	return ident_become(ctx->uid, gid, saved);
+	who->become = fs->identity;
+	who->uid = ctx->uid;
+	who->gid = ctx->gid;
+	who->setgid = dir == fs_table_root(fs->table) &&
+		      fs_root_setgid(fs, &who->gid);
 }
 
 /*
@@ -394,132 +387,54 @@ static void reply_new_entry(fuse_req_t req, fuse_ino_t parent,
 	fuse_reply_entry(req, &e);
 }
 
-static int set_dir_mode(struct fs_inode *dir, const char *name, mode_t mode)
-{
-	return fchmodat(dir->fd, name, mode & 07777, 0) ? -errno : 0;
-}
-
-/*
- * mkdir: the directory is made under a temporary bookkeeping name (by the
- * caller's identity), and on an encrypted volume gets its ID file bound to
- * its real place (dirid_publish()) before it appears under its real name,
- * so no crash leaves a directory without an ID. A directory that must
- * inherit the mount root's set-gid (which its backing parent, the VOLUME
- * directory, does not have) gets it under the temporary name too, so
- * nobody sees it without.
- */
-static int make_dir(fuse_req_t req, struct fs_inode *dir,
-		    const struct bname *b, mode_t mode)
-{
-	struct atr_fs *fs = fs_of(req);
-	uint8_t pid[NAMES_DIRID_LEN];
-	struct dirid_place place = { pid, b->enc };
-	struct ident_saved saved;
-	char tmp[DIRID_TMP_NAME_MAX];
-	int r;
-
-	if (fs->encrypted && (r = fs_inode_dirid(dir, pid)))
-		return r;
-	mode |= S_IFDIR;
-	r = creator_become(req, dir, &mode, &saved);
-	if (r)
-		return r;
-	if (!fs->encrypted && !(mode & S_ISGID)) {
-		r = mkdirat(dir->fd, b->name, mode & 07777) ? -errno : 0;
-		ident_restore(&saved);
-		return r;
-	}
-	dirid_tmp_name(tmp);
-	r = mkdirat(dir->fd, tmp, mode & 07777) ? -errno : 0;
-	ident_restore(&saved);
-	if (r)
-		return r;
-	if ((mode & S_ISGID) && (r = set_dir_mode(dir, tmp, mode)))
-		goto err_rmdir;
-	if (fs->encrypted)
-		return dirid_publish(fs->dctx, dir->fd, tmp, b->name, &place,
-				     NULL);
-	r = durable_rename_noreplace(dir->fd, tmp, dir->fd, b->name);
-	if (!r)
-		return 0;
-err_rmdir:
-	unlinkat(dir->fd, tmp, AT_REMOVEDIR);
-	return r;
-}
-
 static void atr_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode)
 {
+	struct fs_inode *dir = fs_ino(req, parent);
+	struct bname_creator who;
+	struct bname_new what = { .kind = BNAME_DIR, .who = &who,
+				  .mode = mode };
+	struct bname b;
+	int r;
+
 	if (denied(req, true))
 		return;
-	struct atr_fs *fs = fs_of(req);
-	struct fs_inode *dir = fs_ino(req, parent);
-	struct bname b;
-	int r = bname_get(&fs->names, dir, name, &b);
-
-	if (!r)
-		r = bname_write_long(dir, &b);
-	if (!r) {
-		r = make_dir(req, dir, &b, mode);
-		if (r && b.made_long)
-			bname_remove_long(dir, &b);
-	}
+	creator_of(req, dir, &who);
+	r = bname_make(&fs_of(req)->names, dir, name, &what, &b);
 	reply_new_entry(req, parent, name, &b, true, r);
 }
 
 static void atr_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, dev_t rdev)
 {
-	if (denied(req, true))
-		return;
-	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = fs_ino(req, parent);
-	struct ident_saved saved;
+	struct bname_creator who;
+	struct bname_new what = { .kind = BNAME_NODE, .who = &who,
+				  .mode = mode, .rdev = rdev };
 	struct bname b;
 	int r;
 
-	/* Every node type ext4 has: the mount is nosuid,nodev, so device
-	 * nodes and sockets are inert names, as on any such mount. */
-	r = bname_get(&fs->names, dir, name, &b);
-	if (!r)
-		r = bname_write_long(dir, &b);
-	if (!r)
-		r = creator_become(req, dir, &mode, &saved);
-	if (!r) {
-		r = mknodat(dir->fd, b.name, mode, rdev) ? -errno : 0;
-		ident_restore(&saved);
-	}
-	if (r && b.made_long)
-		bname_remove_long(dir, &b);
+	if (denied(req, true))
+		return;
+	creator_of(req, dir, &who);
+	r = bname_make(&fs_of(req)->names, dir, name, &what, &b);
 	reply_new_entry(req, parent, name, &b, false, r);
 }
 
 static void atr_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			const char *name)
 {
+	struct fs_inode *dir = fs_ino(req, parent);
+	struct bname_creator who;
+	struct bname_new what = { .kind = BNAME_SYMLINK, .who = &who,
+				  .target = link };
+	struct bname b;
+	int r;
+
 	if (denied(req, true))
 		return;
-	struct atr_fs *fs = fs_of(req);
-	struct fs_inode *dir = fs_ino(req, parent);
-	char enc[NAMES_TARGET_ENC_MAX + 1];
-	const char *target;
-	struct ident_saved saved;
-	mode_t mode = S_IFLNK | 0777;
-	struct bname b;
-	int r = bname_get(&fs->names, dir, name, &b);
-
-	if (!r)
-		r = bname_target(&fs->names, link, enc, &target);
-	if (!r)
-		r = bname_write_long(dir, &b);
-	if (!r)
-		r = creator_become(req, dir, &mode, &saved);
-	if (!r) {
-		r = symlinkat(target, dir->fd, b.name) ? -errno : 0;
-		ident_restore(&saved);
-	}
-	if (r && b.made_long)
-		bname_remove_long(dir, &b);
+	creator_of(req, dir, &who);
+	r = bname_make(&fs_of(req)->names, dir, name, &what, &b);
 	reply_new_entry(req, parent, name, &b, false, r);
 }
 
@@ -548,24 +463,15 @@ static void atr_readlink(fuse_req_t req, fuse_ino_t ino)
 static void atr_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 		     const char *name)
 {
+	struct bname_new what = { .kind = BNAME_LINK,
+				  .fd = fs_ino(req, ino)->fd };
+	struct bname b;
+	int r;
+
 	if (denied(req, true))
 		return;
-	struct atr_fs *fs = fs_of(req);
-	struct fs_inode *dir = fs_ino(req, parent);
-	char path[FS_PROC_FD_LEN];
-	struct bname b;
-	int r = bname_get(&fs->names, dir, name, &b);
-
-	fs_proc_path(fs_ino(req, ino)->fd, path);
-	if (!r)
-		r = bname_write_long(dir, &b);
-	/* A new name for an inode that keeps its owner: no identity to take
-	 * (the kernel checked protected_hardlinks with the caller's). */
-	if (!r && linkat(AT_FDCWD, path, dir->fd, b.name, AT_SYMLINK_FOLLOW)) {
-		r = -errno;
-		if (b.made_long)
-			bname_remove_long(dir, &b);
-	}
+	r = bname_make(&fs_of(req)->names, fs_ino(req, parent), name, &what,
+		       &b);
 	reply_new_entry(req, parent, name, &b, false, r);
 }
 
@@ -589,12 +495,12 @@ static void atr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       fuse_ino_t newparent, const char *newname,
 		       unsigned int flags)
 {
+	int r;
+
 	if (denied(req, true))
 		return;
-	struct atr_fs *fs = fs_of(req);
-	int r = bname_rename(&fs->names, fs_ino(req, parent), name,
-			     fs_ino(req, newparent), newname, flags);
-
+	r = bname_rename(&fs_of(req)->names, fs_ino(req, parent), name,
+			 fs_ino(req, newparent), newname, flags);
 	fuse_reply_err(req, -r);
 }
 
@@ -659,11 +565,13 @@ static int open_backing(struct atr_fs *fs, struct fs_inode *inode, int flags,
 
 static void atr_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (denied(req, (fi->flags & O_ACCMODE) != O_RDONLY ||
-			       (fi->flags & O_TRUNC)))
-		return;
-	int r = open_backing(fs_of(req), fs_ino(req, ino), fi->flags, fi);
+	bool writes = (fi->flags & O_ACCMODE) != O_RDONLY ||
+		      (fi->flags & O_TRUNC);
+	int r;
 
+	if (denied(req, writes))
+		return;
+	r = open_backing(fs_of(req), fs_ino(req, ino), fi->flags, fi);
 	if (r)
 		return (void)fuse_reply_err(req, -r);
 	fuse_reply_open(req, fi);
@@ -672,55 +580,33 @@ static void atr_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void atr_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       mode_t mode, struct fuse_file_info *fi)
 {
-	if (denied(req, true))
-		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = fs_ino(req, parent);
 	struct fuse_entry_param e;
-	struct ident_saved saved;
+	struct bname_creator who;
+	/* A file found instead of made (a race) is opened as it is. */
+	struct bname_new what = { .kind = BNAME_FILE, .who = &who,
+				  .mode = mode, .excl = fi->flags & O_EXCL };
 	struct bname b;
-	bool created = true;
-	int fd, r = bname_get(&fs->names, dir, name, &b);
+	int r;
 
-	if (!r)
-		r = bname_write_long(dir, &b);
-	if (!r)
-		r = creator_become(req, dir, &mode, &saved);
+	if (denied(req, true))
+		return;
+	creator_of(req, dir, &who);
+	r = bname_make(&fs->names, dir, name, &what, &b);
 	if (r)
-		goto err;
-	/* Exclusive first, so that we know whether the entry is ours to
-	 * remove if the open fails; the kernel only sends create when its
-	 * lookup found nothing, so an existing file is a race, opened below. */
-	fd = openat(dir->fd, b.name,
-		    O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
-		    mode & 07777);
-	r = fd < 0 ? -errno : 0;
-	ident_restore(&saved);
-	if (r == -EEXIST && !(fi->flags & O_EXCL)) {
-		created = false;
-		r = 0;
-	}
-	if (r)
-		goto err;
-	if (fd >= 0)
-		close(fd);
+		return (void)fuse_reply_err(req, -r);
 	r = do_lookup(req, parent, name, &e);
 	if (r)
-		goto err_created;
+		goto err;
 	r = open_backing(fs, fs_ino(req, e.ino), fi->flags, fi);
 	if (r) {
 		fs_table_forget(fs->table, fs_ino(req, e.ino), 1);
-		goto err_created;
+		goto err;
 	}
 	return (void)fuse_reply_create(req, &e, fi);
-err_created:
-	if (created) {
-		bname_undo(&fs->names, dir, &b, false);
-		b.made_long = false;
-	}
 err:
-	if (b.made_long)
-		bname_remove_long(dir, &b);
+	bname_undo(&fs->names, dir, &b, false);
 	fuse_reply_err(req, -r);
 }
 
@@ -732,13 +618,14 @@ static struct atr_fh *fh_of(struct fuse_file_info *fi)
 static void atr_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	if (denied(req, false))
-		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = fs_ino(req, ino);
-	uint8_t *read_buf = tlsbuf_get(TLSBUF_REPLY, size);
+	uint8_t *read_buf;
 	ssize_t n;
 
+	if (denied(req, false))
+		return;
+	read_buf = tlsbuf_get(TLSBUF_REPLY, size);
 	if (!read_buf)
 		return (void)fuse_reply_err(req, ENOMEM);
 	if (fs->encrypted) {
@@ -758,12 +645,12 @@ static void atr_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void atr_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		      size_t size, off_t off, struct fuse_file_info *fi)
 {
-	if (denied(req, true))
-		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = fs_ino(req, ino);
 	ssize_t n;
 
+	if (denied(req, true))
+		return;
 	if (fs->encrypted) {
 		pthread_rwlock_wrlock(&inode->lock);
 		if (fh_of(fi)->append)
@@ -784,11 +671,12 @@ static void atr_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 static void atr_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (denied(req, false))
-		return;
-	int fd = dup(fh_of(fi)->fd);
+	int fd;
 
 	(void)ino;
+	if (denied(req, false))
+		return;
+	fd = dup(fh_of(fi)->fd);
 	/* Closing a duplicate reports the backing fs's deferred errors. */
 	if (fd < 0 || close(fd))
 		return (void)fuse_reply_err(req, errno);
@@ -821,11 +709,11 @@ static void atr_release(fuse_req_t req, fuse_ino_t ino,
 static void atr_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		      struct fuse_file_info *fi)
 {
-	if (denied(req, false))
-		return;
 	struct fs_inode *inode = fs_ino(req, ino);
 	int fd = fh_of(fi)->fd, r = 0;
 
+	if (denied(req, false))
+		return;
 	/* The commit record (size, clean) goes down with the blocks: the
 	 * header, journal and every block live in the one backing file. */
 	if (fs_of(req)->encrypted && inode->cf) {
@@ -843,12 +731,12 @@ static void atr_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void atr_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			  off_t offset, off_t length, struct fuse_file_info *fi)
 {
-	if (denied(req, true))
-		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = fs_ino(req, ino);
 	int r = 0;
 
+	if (denied(req, true))
+		return;
 	if (!fs->encrypted) {
 		r = fallocate(fh_of(fi)->fd, mode, offset, length) ? errno : 0;
 		return (void)fuse_reply_err(req, r);
@@ -867,12 +755,12 @@ static void atr_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 static void atr_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		      struct fuse_file_info *fi)
 {
-	if (denied(req, false))
-		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *inode = fs_ino(req, ino);
 	off_t r;
 
+	if (denied(req, false))
+		return;
 	if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		return (void)fuse_reply_err(req, EINVAL);
 	/*
@@ -911,12 +799,13 @@ static void atr_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 static void atr_opendir(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
-	if (denied(req, false))
-		return;
-	struct atr_dir *d = calloc(1, sizeof(*d));
+	struct atr_dir *d;
 	uint8_t id[NAMES_DIRID_LEN];
 	int fd, r;
 
+	if (denied(req, false))
+		return;
+	d = calloc(1, sizeof(*d));
 	if (!d)
 		return (void)fuse_reply_err(req, ENOMEM);
 	/* Its names cannot be read without an ID bound to this directory:
@@ -940,16 +829,17 @@ static void atr_opendir(fuse_req_t req, fuse_ino_t ino,
 static void atr_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			off_t offset, struct fuse_file_info *fi)
 {
-	if (denied(req, false))
-		return;
 	struct atr_fs *fs = fs_of(req);
 	struct fs_inode *dir = fs_ino(req, ino);
 	struct atr_dir *d = (struct atr_dir *)(uintptr_t)fi->fh;
 	char name[NAMES_MAX + 1];
 	size_t rem = size;
-	char *buf = calloc(1, size), *p = buf;
+	char *buf, *p;
 	int err = 0;
 
+	if (denied(req, false))
+		return;
+	buf = p = calloc(1, size);
 	if (!buf)
 		return (void)fuse_reply_err(req, ENOMEM);
 	if (offset != d->offset) {
@@ -1008,10 +898,10 @@ static void atr_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void atr_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			 struct fuse_file_info *fi)
 {
-	if (denied(req, false))
-		return;
 	int fd = dirfd(((struct atr_dir *)(uintptr_t)fi->fh)->dp);
 
+	if (denied(req, false))
+		return;
 	(void)ino;
 	if (datasync ? fdatasync(fd) : fsync(fd))
 		return (void)fuse_reply_err(req, errno);
@@ -1020,10 +910,10 @@ static void atr_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 static void atr_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	if (denied(req, false))
-		return;
 	struct statvfs sv;
 
+	if (denied(req, false))
+		return;
 	if (fstatvfs(fs_ino(req, ino)->fd, &sv))
 		return (void)fuse_reply_err(req, errno);
 	sv.f_namemax = NAMES_MAX;
@@ -1082,15 +972,16 @@ static int xattr_aad(struct atr_fs *fs, struct fs_inode *inode,
 static void atr_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size, int flags)
 {
-	if (denied(req, true))
-		return;
 	struct atr_fs *fs = fs_of(req);
 	char path[FS_PROC_FD_LEN], bname[XATTR_NAME_MAX + 1];
 	uint8_t *sealed = NULL;
 	const void *v = value;
 	size_t len = size;
-	int r = bname_xattr(&fs->names, name, bname, sizeof(bname));
+	int r;
 
+	if (denied(req, true))
+		return;
+	r = bname_xattr(&fs->names, name, bname, sizeof(bname));
 	if (r)
 		return (void)fuse_reply_err(req, -r);
 	if (fs->encrypted) {
@@ -1100,7 +991,8 @@ static void atr_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		r = xattr_aad(fs, fs_ino(req, ino), bname, &aad, &aad_len);
 		if (r)
 			return (void)fuse_reply_err(req, -r);
-		sealed = malloc(size + CONTENT_OVERHEAD);
+		len = content_blob_sealed_len(size);
+		sealed = malloc(len);
 		if (!sealed) {
 			free(aad);
 			return (void)fuse_reply_err(req, ENOMEM);
@@ -1109,7 +1001,6 @@ static void atr_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				      sealed);
 		free(aad);
 		v = sealed;
-		len = size + CONTENT_OVERHEAD;
 	}
 	fs_proc_path(fs_ino(req, ino)->fd, path);
 	if (!r && setxattr(path, bname, v, len, flags))
@@ -1121,14 +1012,15 @@ static void atr_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void atr_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 size_t size)
 {
-	if (denied(req, false))
-		return;
 	struct atr_fs *fs = fs_of(req);
 	char path[FS_PROC_FD_LEN], bname[XATTR_NAME_MAX + 1];
 	uint8_t *buf = NULL, *plain = NULL;
 	ssize_t n;
-	int r = bname_xattr(&fs->names, name, bname, sizeof(bname));
+	int r;
 
+	if (denied(req, false))
+		return;
+	r = bname_xattr(&fs->names, name, bname, sizeof(bname));
 	if (r)
 		return (void)fuse_reply_err(req, r == -EOPNOTSUPP ? ENODATA : -r);
 	fs_proc_path(fs_ino(req, ino)->fd, path);
@@ -1144,14 +1036,15 @@ static void atr_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		goto out;
 	}
 	if (fs->encrypted) {
-		if (n < CONTENT_OVERHEAD) {
-			r = -EIO;
-			goto out;
-		}
+		ssize_t pn = content_blob_plain_len((size_t)n);
 		uint8_t *aad = NULL;
 		size_t aad_len = 0;
 
-		plain = malloc((size_t)n - CONTENT_OVERHEAD + 1);
+		if (pn < 0) {
+			r = (int)pn;
+			goto out;
+		}
+		plain = malloc((size_t)pn + 1);
 		if (!plain) {
 			r = -ENOMEM;
 			goto out;
@@ -1168,7 +1061,7 @@ static void atr_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				 (unsigned long long)fs_ino(req, ino)->ino);
 		if (r)
 			goto out;
-		n -= CONTENT_OVERHEAD;
+		n = pn;
 		free(buf);
 		buf = plain;
 		plain = NULL;
@@ -1189,8 +1082,6 @@ out:
 
 static void atr_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	if (denied(req, false))
-		return;
 	struct atr_fs *fs = fs_of(req);
 	char path[FS_PROC_FD_LEN];
 	char *raw = NULL, *out = NULL;
@@ -1198,6 +1089,8 @@ static void atr_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	ssize_t n;
 	int r = 0;
 
+	if (denied(req, false))
+		return;
 	fs_proc_path(fs_ino(req, ino)->fd, path);
 	n = listxattr(path, NULL, 0);
 	if (n < 0)
@@ -1232,12 +1125,13 @@ out:
 
 static void atr_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	if (denied(req, true))
-		return;
 	struct atr_fs *fs = fs_of(req);
 	char path[FS_PROC_FD_LEN], bname[XATTR_NAME_MAX + 1];
-	int r = bname_xattr(&fs->names, name, bname, sizeof(bname));
+	int r;
 
+	if (denied(req, true))
+		return;
+	r = bname_xattr(&fs->names, name, bname, sizeof(bname));
 	if (r)
 		return (void)fuse_reply_err(req, r == -EOPNOTSUPP ? ENODATA : -r);
 	fs_proc_path(fs_ino(req, ino)->fd, path);
