@@ -33,6 +33,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "secmem.h"
+#include "stats.h"
 #include "tlsbuf.h"
 
 #define AAD_LEN (CONTENT_FILE_ID_LEN + 8)
@@ -290,7 +291,10 @@ static ssize_t read_block(struct content_file *f, int fd, uint64_t b,
 		return -errno;
 	if ((size_t)n != want)
 		return -EIO;
-	return open_block(f, b, c, want, plain);
+	n = open_block(f, b, c, want, plain);
+	if (n == -EIO)
+		stats_auth_failure(fd);
+	return n;
 }
 
 /* Seal a new version of block @p b, @p new_len bytes long: its old bytes
@@ -1038,6 +1042,8 @@ ssize_t content_read(struct content_file *f, int fd, void *buf, size_t size,
 
 		used_plain |= !whole;
 		n = open_block(f, b, c + boff, blen, dst);
+		if (n == -EIO)
+			stats_auth_failure(fd);
 		if (n >= 0 && (size_t)n < to)
 			n = -EIO; /* a short block in the middle */
 		if (n < 0)
@@ -1103,6 +1109,7 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 	off_t ocommitted = f->committed, ocsize = f->csize;
 	bool odirty = f->dirty, new_header = false;
 	uint64_t existing = (uint64_t)(content_plain_size(f->csize) + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+	uint64_t kfree;
 	size_t done = 0;
 	int r = 0;
 
@@ -1147,7 +1154,15 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 		f->csize = p->res_to;
 	if (p->grow_to > f->csize)
 		f->csize = p->grow_to;
-	/* 4. Existing blocks: journal, then in place. */
+	/* 4. Existing blocks that hold committed bytes: journal, then in
+	 * place. A block wholly past the committed size of a dirty file holds
+	 * no byte a durability point covered: torn, it ends the file at
+	 * recovery (recover_scan()), which the promise allows for writes
+	 * since that point; such blocks go out with the new ones, in one
+	 * write (a sequential rewrite of a preallocated file is one pwrite
+	 * per request instead of two per block). */
+	kfree = f->dirty ? ((uint64_t)f->committed + CONTENT_BLOCK - 1) / CONTENT_BLOCK
+			 : UINT64_MAX;
 	if (p->pad_len) {
 		r = journal_write(f, fd, p->pad_b, p->pad, p->pad_len);
 		if (!r)
@@ -1155,7 +1170,8 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 		if (r)
 			goto fail;
 	}
-	for (uint64_t b = p->b0; b <= p->b1 && b < existing && done < p->clen; b++) {
+	for (uint64_t b = p->b0; b <= p->b1 && b < existing && b < kfree && done < p->clen;
+	     b++) {
 		size_t len = p->clen - done < CONTENT_CBLOCK ? p->clen - done : CONTENT_CBLOCK;
 
 		r = journal_write(f, fd, b, p->c + done, len);
@@ -1165,7 +1181,8 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 			goto fail;
 		done += len;
 	}
-	/* 5. New blocks: one write; a torn one is cut back at recovery. */
+	/* 5. New blocks (and those past the committed size): one write; a
+	 * torn one is cut back at recovery. */
 	if (done < p->clen) {
 		r = pwrite_all(fd, p->c + done, p->clen - done,
 			       block_off(p->b0) + (off_t)done);

@@ -14,6 +14,7 @@
 
 #include "content.h"
 #include "log.h"
+#include "stats.h"
 
 #define BUCKETS 65536
 
@@ -104,6 +105,7 @@ struct fs_inode *fs_table_get(struct fs_table *t, int fd, dev_t dev, ino_t ino)
 		inode_init(i, fd, dev, ino);
 		i->hash_next = t->bucket[h];
 		t->bucket[h] = i;
+		stats_add(STATS_INODES, 1);
 	} else {
 		close(fd);
 	}
@@ -141,6 +143,7 @@ void fs_table_forget(struct fs_table *t, struct fs_inode *inode, uint64_t n)
 	}
 	pthread_mutex_unlock(&t->mutex);
 	inode_free(inode);
+	stats_add(STATS_INODES, -1);
 }
 
 /* ---- the directory-ID cache ---- */
