@@ -86,12 +86,33 @@ static void remove_long(struct fs_inode *dir, const struct bname *b)
 		longname_remove(dir->fd, b->name);
 }
 
+/*
+ * The plaintext name of backing entry @p entry of the directory open at
+ * @p dirfd, whose ID is @p id, into @p out; its full encoded name into
+ * @p enc. A long entry's encoded name comes from its .name file.
+ * @return 0, -EIO when that file is missing or belongs to another name,
+ * or what names_decrypt() returns.
+ */
+static int decrypt_entry(const struct bname_ctx *c, int dirfd,
+			 const uint8_t id[NAMES_DIRID_LEN], const char *entry,
+			 char *enc, char *out)
+{
+	if (names_is_long_entry(entry)) {
+		if (longname_read(dirfd, entry, enc))
+			return -EIO;
+	} else if (strlen(entry) <= NAMES_ENC_MAX) {
+		strcpy(enc, entry);
+	} else {
+		return -EINVAL;
+	}
+	return names_decrypt(c->nctx, id, enc, out);
+}
+
 int bname_plain(const struct bname_ctx *c, struct fs_inode *dir,
 		const char *entry, char *out)
 {
 	char enc[NAMES_ENC_MAX + 1];
 	uint8_t id[NAMES_DIRID_LEN];
-	const char *src = entry;
 	int r;
 
 	if (!c->encrypted) {
@@ -109,19 +130,60 @@ int bname_plain(const struct bname_ctx *c, struct fs_inode *dir,
 	r = fs_inode_dirid(dir, id);
 	if (r)
 		return r;
-	if (names_is_long_entry(entry)) {
-		/* The .name file must be the one this entry was named after. */
-		if (longname_read(dir->fd, entry, enc)) {
-			log_warn("skipping entry %.64s: its .name file is "
-				 "missing or belongs to another name", entry);
-			return -EIO;
-		}
-		src = enc;
-	}
-	r = names_decrypt(c->nctx, id, src, out);
-	if (r)
+	/* A long entry's .name file must be the one it was named after. */
+	r = decrypt_entry(c, dir->fd, id, entry, enc, out);
+	if (r == -EIO)
+		log_warn("skipping entry %.64s: its .name file is missing or "
+			 "belongs to another name", entry);
+	else if (r)
 		log_warn("skipping entry %.64s: its name does not decrypt",
 			 entry);
+	return r;
+}
+
+int bname_plain_path(const struct bname_ctx *c, char *rel, char *out,
+		     size_t n)
+{
+	char enc[NAMES_ENC_MAX + 1], plain[NAMES_MAX + 1];
+	uint8_t id[NAMES_DIRID_LEN];
+	char *save = NULL, *e, *next;
+	int dfd, r;
+	size_t o = 0;
+
+	if (!c->encrypted)
+		return -EINVAL;
+	r = fs_inode_dirid(c->root, id);
+	if (r)
+		return r;
+	dfd = dup(c->root->fd);
+	if (dfd < 0)
+		return -errno;
+	for (e = strtok_r(rel, "/", &save); e; e = next) {
+		struct dirid_place place = { id, enc };
+		int nfd;
+
+		next = strtok_r(NULL, "/", &save);
+		r = decrypt_entry(c, dfd, id, e, enc, plain);
+		if (!r && o + strlen(plain) + 2 > n)
+			r = -ENAMETOOLONG;
+		if (r)
+			break;
+		o += (size_t)snprintf(out + o, n - o, "/%s", plain);
+		if (!next)
+			break;
+		/* Not looked up by the kernel, maybe: its ID from its file. */
+		nfd = openat(dfd, e, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			r = -errno;
+			break;
+		}
+		close(dfd);
+		dfd = nfd;
+		r = dirid_read(c->dctx, dfd, &place, id);
+		if (r)
+			break;
+	}
+	close(dfd);
 	return r;
 }
 

@@ -84,6 +84,18 @@ int bname_plain(const struct bname_ctx *c, struct fs_inode *dir,
 		const char *entry, char *out);
 
 /**
+ * The mount path ("/a/b", into @p out of @p n bytes) of the backing path
+ * @p rel relative to the volume (cut up in place) on an encrypted volume:
+ * each component decrypted under its directory's ID, read from the
+ * directory's ID file and checked against its place. Logs nothing: for
+ * status reports, not the hot path.
+ * @return 0, -ENAMETOOLONG, or a negative errno when a component cannot be
+ * decrypted or a directory's ID not read.
+ */
+int bname_plain_path(const struct bname_ctx *c, char *rel, char *out,
+		     size_t n);
+
+/**
  * Open the entry for @p name in @p dir: an O_PATH | O_NOFOLLOW fd into
  * @p fd and its attributes (as on disk) into @p st. A long entry must have
  * the .name file of this very name.

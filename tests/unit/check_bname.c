@@ -452,6 +452,31 @@ START_TEST(exchange_keeps_both_name_files)
 }
 END_TEST
 
+/* A backing path back to the mount path (status reports). */
+START_TEST(plain_path)
+{
+	struct fs_inode *root = c.root, *a, *l;
+	char n1[201], rel[PATH_MAX], out[PATH_MAX], want[PATH_MAX];
+	struct bname ba, bl, bf;
+
+	long_name(n1, 'm');
+	ck_assert_int_eq(mk(root, "a", BNAME_DIR, 0700, &ba), 0);
+	ck_assert_int_eq(lookup(root, "a", &a), 0);
+	ck_assert_int_eq(mk(a, n1, BNAME_DIR, 0700, &bl), 0);
+	ck_assert_int_eq(lookup(a, n1, &l), 0);
+	ck_assert_int_eq(mk(l, "f", BNAME_NODE, S_IFREG | 0600, &bf), 0);
+	snprintf(rel, sizeof(rel), "%s/%s/%s", ba.name, bl.name, bf.name);
+	snprintf(want, sizeof(want), "/a/%s/f", n1);
+	ck_assert_int_eq(bname_plain_path(&c, rel, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, want);
+	snprintf(rel, sizeof(rel), "%s/%s/%s", ba.name, bl.name, bf.name);
+	ck_assert_int_eq(bname_plain_path(&c, rel, out, 10), -ENAMETOOLONG);
+	/* Not a name of this directory. */
+	snprintf(rel, sizeof(rel), "%s/%s", bf.name, bf.name);
+	ck_assert_int_ne(bname_plain_path(&c, rel, out, sizeof(out)), 0);
+}
+END_TEST
+
 START_TEST(fixed_id_domain)
 {
 	char stored[XATTR_NAME_MAX + 1], plain[NAMES_MAX + 1];
@@ -511,6 +536,7 @@ int main(void)
 	ADD_FIXTURE_TEST(s, rename_over_empty_dir, setup_enc, teardown);
 	ADD_FIXTURE_TEST(s, exchange_keeps_both_name_files, setup_enc,
 			 teardown);
+	ADD_FIXTURE_TEST(s, plain_path, setup_enc, teardown);
 	ADD_FIXTURE_TEST(s, fixed_id_domain, setup_enc, teardown);
 	return run_suite(s);
 }
