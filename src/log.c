@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,6 +47,7 @@ static bool limiting;	     /* log_serve() */
 static int sys_fd = -1;	     /* connected to /dev/log */
 static bool sys_lost;	     /* a send failed for good: syslogd went away */
 static int err_fd = -1;	     /* the mount's stderr, kept for the daemon */
+static bool err_stamp;	     /* err_fd is not the journal: lines get a time */
 static char volume[64];	     /* "volume UUID: " or "" */
 static struct log_limit *pending; /* sites that have suppressed lines */
 
@@ -93,6 +95,21 @@ static int connect_devlog(void)
 	return fd;
 }
 
+/*
+ * Whether fd 2 is systemd's journal stream: systemd names it in
+ * JOURNAL_STREAM ("DEV:INODE"), and the journal stamps each line itself.
+ */
+static bool stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && !fstat(2, &st) &&
+	       (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
 /* fd 2: closed or /dev/null (nowhere), a pipe, or anything else. */
 enum err_kind { ERR_NOWHERE, ERR_PIPE, ERR_KEEPABLE };
 
@@ -121,8 +138,10 @@ bool log_daemon_prepare(bool foreground)
 	if (!foreground) {
 		if (sys_fd < 0)
 			sys_fd = connect_devlog();
-		if (kind == ERR_KEEPABLE && err_fd < 0)
+		if (kind == ERR_KEEPABLE && err_fd < 0) {
 			err_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+			err_stamp = !stderr_is_journal();
+		}
 	}
 	any = foreground ? kind != ERR_NOWHERE : sys_fd >= 0 || err_fd >= 0;
 	pthread_mutex_unlock(&lock);
@@ -167,10 +186,21 @@ static void to_stderr(const char *tag, const char *msg)
 
 	if (fd < 0)
 		return;
-	if (daemonized)
-		n = snprintf(line, sizeof(line), "atrestfs[%d]: %s%s\n",
+	if (daemonized) {
+		char ts[32] = "";
+
+		/* A file of the daemon's lines needs their times; the
+		 * journal has its own. */
+		if (err_stamp) {
+			time_t now = time(NULL);
+			struct tm tm;
+
+			gmtime_r(&now, &tm);
+			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+		}
+		n = snprintf(line, sizeof(line), "%satrestfs[%d]: %s%s\n", ts,
 			     (int)getpid(), tag, msg);
-	else
+	} else
 		n = snprintf(line, sizeof(line), "atrestfs: %s%s\n", tag, msg);
 	if (n >= (int)sizeof(line)) {
 		n = (int)sizeof(line) - 1;

@@ -9,7 +9,8 @@
 # 2. on a terminal without /dev/log, the mount says the daemon's lines will
 #    be lost with the terminal; with stderr a pipe, the pipe is not held
 #    (out=$(atrestfs mount ...) returns) and the mount says the daemon
-#    cannot log anywhere;
+#    cannot log anywhere; lines to a file carry a UTC time, to the journal
+#    (JOURNAL_STREAM) not;
 # 3. a private syslog receiver on /dev/log gets the audit line and the
 #    daemon's lines; restarted while mounted, later lines are not lost
 #    (they go to the kept stderr, with a note).
@@ -84,7 +85,7 @@ grep -q "audit: mount volume=.*uuid=$UUID .*outcome=mounted" "$WORK/d1.err" ||
 	fail "no audit line on stderr: $(cat "$WORK/d1.err")"
 fail_reads 1
 for _ in $(seq 50); do grep -q "failed authentication" "$WORK/d1.err" && break; sleep 0.1; done
-grep -q "^atrestfs\[$PID\]: volume $UUID: block 1 of inode .* failed authentication" "$WORK/d1.err" ||
+grep -qE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z atrestfs\[$PID\]: volume $UUID: block 1 of inode .* failed authentication" "$WORK/d1.err" ||
 	fail "the daemon's line is not on its stderr: $(cat "$WORK/d1.err")"
 t0=$(date +%s)
 fail_reads 3000
@@ -97,7 +98,7 @@ max=$((10 + 2 + secs / 6))
 n=$(sed -n 's/.*volume '"$UUID"': \([0-9]*\) similar messages suppressed: "block %llu of inode.*/\1/p' "$WORK/d1.err" |
 	awk '{s += $1} END {print s + 0}')
 [ "$n" -ge 2900 ] || fail "suppressed count $n: $(tail -3 "$WORK/d1.err")"
-grep "^atrestfs\[$PID\]" "$WORK/d1.err" | grep -v "volume $UUID: " && fail "a daemon line without the volume"
+grep "Z atrestfs\[$PID\]" "$WORK/d1.err" | grep -v "volume $UUID: " && fail "a daemon line without the volume"
 echo "no /dev/log: $lines lines and a count of $n suppressed for 3001 failed reads in $secs s, on stderr"
 
 # 2. A terminal and no /dev/log: the mount says the lines go with it.
@@ -139,6 +140,18 @@ grep -q "warning: volume $UUID: the daemon cannot log anywhere: no syslog (/dev/
 umount_wait
 echo "stderr a pipe, no /dev/log: not held, warned"
 
+# Standard error the journal (as systemd names it in JOURNAL_STREAM): the
+# lines carry no time of their own (the journal stamps them).
+: >"$WORK/journal"
+JOURNAL_STREAM=$(stat -c %d:%i "$WORK/journal") atr_mount "$VOL" "$MNT" 2>>"$WORK/journal"
+PID=$(daemon_pid)
+on_exit "kill $PID"
+fail_reads 1
+umount_wait
+grep -q "^atrestfs\[$PID\]: volume $UUID: block 1 of inode .* failed authentication" "$WORK/journal" ||
+	fail "journal lines: $(cat "$WORK/journal")"
+echo "stderr the journal: lines without a time stamp"
+
 # 3. A private syslog receiver, restarted while mounted.
 receiver() {  # receiver OUTFILE: a datagram syslog on /dev/log
 	rm -f /dev/log
@@ -167,7 +180,7 @@ kill "$(cat "$WORK/rx.pid")"
 receiver "$WORK/syslog2"
 fail_reads 2
 for _ in $(seq 50); do grep -q "failed authentication" "$WORK/d3.err" && break; sleep 0.1; done
-grep -q "^atrestfs\[$PID\]: volume $UUID: syslog went away (Connection refused)" "$WORK/d3.err" ||
+grep -q "Z atrestfs\[$PID\]: volume $UUID: syslog went away (Connection refused)" "$WORK/d3.err" ||
 	fail "no note of the lost syslog: $(cat "$WORK/d3.err")"
 after=$(grep -c "failed authentication" "$WORK/d3.err" || true)
 [ "$after" -ge 2 ] || fail "lines after the syslog restart lost: $(cat "$WORK/d3.err")"
