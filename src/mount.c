@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -539,9 +540,11 @@ int cmd_mount(int argc, char **argv)
 	}
 	log_serve();
 	status_listen(status, watch);
-	rc = fuse_session_loop_mt(se, &lcfg) ? EXIT_SYSTEM : 0;
+	/* A stop signal (libfuse returns its number) is an orderly end. */
+	r = fuse_session_loop_mt(se, &lcfg);
+	rc = r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0
+								 : EXIT_SYSTEM;
 out_unmount:
-	status_stop(status);
 	log_flush();
 	revoke_watch_stop(watch);
 	unmounter_finish(unmounter);
@@ -549,6 +552,7 @@ out_unmount:
 	/* Unmounted: a new mount or fsck may start while we clean up. */
 	close(lock_fd);
 	lock_fd = -1;
+	status_stop(status);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:

@@ -183,7 +183,7 @@ static bool take_obj(json_t *out, json_t *in, const char *k,
 }
 
 /* The daemon's reply @p in, checked, as a new object; NULL if bad. */
-static json_t *check(json_t *in, const struct mountinfo_entry *e)
+static json_t *check(json_t *in, const char *mnt)
 {
 	static const char *const ints[] = {
 		"pid", "format", "mounted_since", "bytes_read", "bytes_written",
@@ -201,7 +201,7 @@ static json_t *check(json_t *in, const struct mountinfo_entry *e)
 		goto bad;
 	/* The mount point as this node's mount table has it. */
 	json_object_set_new(out, "mountpoint",
-			    json_string(log_esc(e->mnt, esc, sizeof(esc))));
+			    json_string(log_esc(mnt, esc, sizeof(esc))));
 	json_object_set_new(out, "encrypted",
 			    json_boolean(json_is_true(json_object_get(in, "encrypted"))));
 	for (int i = 0; ints[i]; i++)
@@ -223,6 +223,34 @@ bad:
 	return NULL;
 }
 
+json_t *status_cli_parse_reply(const char *buf, size_t len, const char *mnt,
+			       char *why, size_t n)
+{
+	json_t *in, *out, *err;
+	json_error_t jerr;
+
+	if (!len || len > STATUS_REPLY_MAX || buf[len - 1] != '\n') {
+		snprintf(why, n, "the daemon is not answering (%s reply)",
+			 len > STATUS_REPLY_MAX ? "oversized"
+			 : len		      ? "incomplete"
+					      : "no");
+		return NULL;
+	}
+	in = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	err = json_object_get(in, "error");
+	if (json_is_string(err) && printable(json_string_value(err), 200)) {
+		snprintf(why, n, "the daemon refused: %s",
+			 json_string_value(err));
+		json_decref(in);
+		return NULL;
+	}
+	out = check(in, mnt);
+	json_decref(in);
+	if (!out)
+		snprintf(why, n, "the daemon's reply is malformed");
+	return out;
+}
+
 /* ---- asking a daemon ---- */
 
 static int wait_fd(int fd, short ev)
@@ -241,8 +269,6 @@ static void query(struct mount *m)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *buf = malloc(STATUS_REPLY_MAX + 1);
 	size_t got = 0;
-	json_t *in = NULL;
-	json_error_t jerr;
 	int fd = -1;
 
 	if (!buf || status_socket_path(m->e.major, m->e.minor, sa.sun_path,
@@ -273,25 +299,9 @@ static void query(struct mount *m)
 			break;
 		got += (size_t)k;
 	}
-	if (!got || got > STATUS_REPLY_MAX || buf[got - 1] != '\n') {
-		snprintf(m->why, sizeof(m->why), "the daemon is not answering "
-			 "(%s reply)", got > STATUS_REPLY_MAX ? "oversized"
-			 : got ? "incomplete" : "no");
-		goto out;
-	}
-	in = json_loadb(buf, got, JSON_REJECT_DUPLICATES, &jerr);
-	if (json_is_string(json_object_get(in, "error")) &&
-	    printable(json_string_value(json_object_get(in, "error")), 200)) {
-		snprintf(m->why, sizeof(m->why), "the daemon refused: %s",
-			 json_string_value(json_object_get(in, "error")));
-		goto out;
-	}
-	m->st = check(in, &m->e);
-	if (!m->st)
-		snprintf(m->why, sizeof(m->why),
-			 "the daemon's reply is malformed");
+	m->st = status_cli_parse_reply(buf, got, m->e.mnt, m->why,
+				       sizeof(m->why));
 out:
-	json_decref(in);
 	if (fd >= 0)
 		close(fd);
 	free(buf);

@@ -38,7 +38,8 @@ for sig in TERM HUP; do
 	cp "$WORK/data" "$MNT/file"
 	mkdir -p "$MNT/dir" && echo small >"$MNT/dir/s"
 	kill -"$sig" "$dpid"
-	gone "$dpid" || fail "SIG$sig: daemon still running"
+	rc=0; wait "$dpid" || rc=$?
+	[ "$rc" = 0 ] || fail "SIG$sig: the daemon exited $rc, expected 0 (an orderly stop)"
 	gone "$hpid" || fail "SIG$sig: helper still running"
 	not_mounted "$MNT" || fail "SIG$sig: still mounted: $(findmnt -M "$MNT" 2>&1); ls: $(ls "$MNT" 2>&1)"
 	[ -z "$(ls -A "$MNT")" ] || fail "SIG$sig: the mount point is not the empty directory"
