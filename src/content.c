@@ -106,13 +106,16 @@ static off_t csize_with_header(off_t psize)
 	return psize ? content_cipher_size(psize) : CONTENT_EMPTY_LEN;
 }
 
-off_t content_fd_plain_size(int fd)
+off_t content_stat_size(off_t csize)
 {
-	struct stat st;
+	off_t p = content_plain_size(csize);
 
-	if (fstat(fd, &st))
-		return -errno;
-	return content_plain_size(st.st_size);
+	if (p >= 0)
+		return p;
+	/* Cut short: report the whole blocks. */
+	return csize > CONTENT_HEADER_LEN ? (csize - CONTENT_HEADER_LEN) /
+						    CONTENT_CBLOCK * CONTENT_BLOCK
+					  : 0;
 }
 
 /* ---- contexts ---- */
@@ -1467,6 +1470,18 @@ off_t content_seek(struct content_file *f, int fd, off_t off, int whence)
 			return -errno;
 		b = block_at(r) > b ? block_at(r) : b + 1;
 	}
+}
+
+size_t content_blob_sealed_len(size_t len)
+{
+	return len + CONTENT_OVERHEAD;
+}
+
+ssize_t content_blob_plain_len(size_t sealed_len)
+{
+	return sealed_len < CONTENT_OVERHEAD
+		       ? -EIO
+		       : (ssize_t)(sealed_len - CONTENT_OVERHEAD);
 }
 
 int content_blob_seal(struct content_ctx *ctx, const void *aad,

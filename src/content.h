@@ -87,8 +87,11 @@ off_t content_size(const struct content_file *f);
 /** Backing size for a plaintext size. */
 off_t content_cipher_size(off_t psize);
 
-/** Plaintext size of backing file @p fd (one fstat). */
-off_t content_fd_plain_size(int fd);
+/**
+ * The size to report for a backing file of @p csize bytes that is not
+ * open: content_plain_size(), or for a file cut short its whole blocks.
+ */
+off_t content_stat_size(off_t csize);
 
 /**
  * Read up to @p size plaintext bytes at @p off. Short only at end of file.
@@ -180,7 +183,16 @@ off_t content_seek(struct content_file *f, int fd, off_t off, int whence);
 int content_blob_seal(struct content_ctx *ctx, const void *aad, size_t aad_len,
 		      const void *in, size_t len, uint8_t *out);
 
-/** Open a sealed value; @p out gets @p len - CONTENT_OVERHEAD bytes. */
+/** The size of @p len bytes sealed by content_blob_seal(). */
+size_t content_blob_sealed_len(size_t len);
+
+/**
+ * The size of the value sealed in @p sealed_len bytes.
+ * @return it, or -EIO when too short to be a sealed value.
+ */
+ssize_t content_blob_plain_len(size_t sealed_len);
+
+/** Open a sealed value; @p out gets content_blob_plain_len(@p len) bytes. */
 int content_blob_open(struct content_ctx *ctx, const void *aad, size_t aad_len,
 		      const uint8_t *in, size_t len, void *out);
 

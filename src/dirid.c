@@ -18,6 +18,7 @@
  */
 #include "dirid.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -219,4 +220,31 @@ int dirid_mkdir(struct dirid_ctx *ctx, int parentfd, const char *name,
 	if (mkdirat(parentfd, tmp, mode))
 		return -errno;
 	return dirid_publish(ctx, parentfd, tmp, name, place, id);
+}
+
+int dirid_dir_empty(int dirfd)
+{
+	int fd = dup(dirfd);
+	struct dirent *d;
+	DIR *dp;
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	dp = fdopendir(fd);
+	if (!dp) {
+		close(fd);
+		return -errno;
+	}
+	while ((d = readdir(dp))) {
+		/* The ID file and its temp file (a crash during a rebind). */
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..") ||
+		    !strncmp(d->d_name, NAMES_DIRID_FILE,
+			     strlen(NAMES_DIRID_FILE)))
+			continue;
+		r = -ENOTEMPTY;
+		break;
+	}
+	closedir(dp);
+	return r;
 }

@@ -104,4 +104,12 @@ int dirid_mkdir(struct dirid_ctx *ctx, int parentfd, const char *name,
 		const struct dirid_place *place, mode_t mode,
 		uint8_t *id);
 
+/**
+ * Whether the directory open at @p dirfd (not consumed) is empty as an
+ * encrypted directory: nothing in it but its ID file (and that file's
+ * temporary name, which a crash during a rebind may leave).
+ * @return 0 when empty, -ENOTEMPTY, or another negative errno.
+ */
+int dirid_dir_empty(int dirfd);
+
 #endif

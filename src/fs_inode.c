@@ -8,11 +8,12 @@
 
 #include <sys/stat.h>
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "content.h"
+#include "log.h"
 #include "stats.h"
 
 #define BUCKETS 65536
@@ -123,8 +124,8 @@ void fs_table_forget(struct fs_table *t, struct fs_inode *inode, uint64_t n)
 
 	pthread_mutex_lock(&t->mutex);
 	if (inode->nlookup < n) {
-		fprintf(stderr, "atrestfs: INTERNAL ERROR: negative lookup "
-				"count on inode %llu\n",
+		/* stderr is /dev/null once daemonized; the log is not. */
+		log_err("INTERNAL ERROR: negative lookup count on inode %llu",
 			(unsigned long long)inode->ino);
 		abort();
 	}
@@ -143,4 +144,38 @@ void fs_table_forget(struct fs_table *t, struct fs_inode *inode, uint64_t n)
 	pthread_mutex_unlock(&t->mutex);
 	inode_free(inode);
 	stats_add(STATS_INODES, -1);
+}
+
+/* ---- the directory-ID cache ---- */
+
+int fs_inode_dirid(struct fs_inode *dir, uint8_t id[NAMES_DIRID_LEN])
+{
+	int r = 0;
+
+	pthread_rwlock_rdlock(&dir->lock);
+	if (dir->has_dirid)
+		memcpy(id, dir->dirid, NAMES_DIRID_LEN);
+	else
+		r = -EIO;
+	pthread_rwlock_unlock(&dir->lock);
+	return r;
+}
+
+bool fs_inode_has_dirid(struct fs_inode *dir)
+{
+	bool has;
+
+	pthread_rwlock_rdlock(&dir->lock);
+	has = dir->has_dirid;
+	pthread_rwlock_unlock(&dir->lock);
+	return has;
+}
+
+void fs_inode_set_dirid(struct fs_inode *dir,
+			const uint8_t id[NAMES_DIRID_LEN])
+{
+	pthread_rwlock_wrlock(&dir->lock);
+	memcpy(dir->dirid, id, NAMES_DIRID_LEN);
+	dir->has_dirid = true;
+	pthread_rwlock_unlock(&dir->lock);
 }

@@ -53,4 +53,19 @@ struct fs_inode *fs_table_get(struct fs_table *t, int fd, dev_t dev, ino_t ino);
 /** Lower the lookup count by @p n; frees the entry at zero. */
 void fs_table_forget(struct fs_table *t, struct fs_inode *inode, uint64_t n);
 
+/**
+ * The directory-ID cache: the ID of directory @p dir, checked against its
+ * place when it was looked up or mounted, into @p id.
+ * @return 0, or -EIO when it has none (its ID file is missing, malformed
+ * or bound elsewhere: its entries read as EIO).
+ */
+int fs_inode_dirid(struct fs_inode *dir, uint8_t id[NAMES_DIRID_LEN]);
+
+/** True when fs_inode_dirid() would succeed. */
+bool fs_inode_has_dirid(struct fs_inode *dir);
+
+/** Remember the checked ID @p id of directory @p dir. */
+void fs_inode_set_dirid(struct fs_inode *dir,
+			const uint8_t id[NAMES_DIRID_LEN]);
+
 #endif

@@ -387,14 +387,15 @@ static void check_xattrs(struct fsck *f, int fd, const uint8_t *owner,
 				   -ENOMEM);
 			continue;
 		}
-		if (vn < CONTENT_OVERHEAD ||
+		if (content_blob_plain_len((size_t)vn) < 0 ||
 		    content_blob_open(f->cctx, aad, al, val, (size_t)vn, out))
 			problem(f, "xattr", bpath, ppath,
 				"value of extended attribute user.%s does not "
 				"authenticate (damaged, or copied from another "
 				"file or attribute)", plain);
 		else
-			secmem_wipe(out, (size_t)vn - CONTENT_OVERHEAD);
+			secmem_wipe(out,
+				    (size_t)content_blob_plain_len((size_t)vn));
 	}
 out:
 	free(list);

@@ -399,3 +399,16 @@ const char *log_esc(const char *s, char *buf, size_t n)
 		buf[o < n ? o : n - 1] = '\0';
 	return buf;
 }
+
+const char *log_fd_path(int fd, char *buf, size_t n)
+{
+	char path[64];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	len = readlink(path, buf, n - 1);
+	if (len < 0)
+		len = 0;
+	buf[len] = '\0';
+	return buf;
+}

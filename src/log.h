@@ -85,6 +85,12 @@ const char *log_esc(const char *s, char *buf, size_t n);
  *  enclosing block: printf("%s", LOG_ESC(x)). */
 #define LOG_ESC(s) log_esc((s), (char[LOG_ESC_MAX]){ 0 }, LOG_ESC_MAX)
 
+/**
+ * The backing path of open fd @p fd into @p buf (@p n bytes), for
+ * messages; empty when /proc cannot tell. @return @p buf.
+ */
+const char *log_fd_path(int fd, char *buf, size_t n);
+
 /** One audit line (always, whatever the threshold): mount outcome. To
  *  syslog (authpriv), else to stderr: never nowhere while either exists. */
 void log_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -534,7 +534,6 @@ static int serve(struct fuse_args *args, struct mount *m)
 
 	if (add_fsname_opt(args, vol))
 		return EXIT_SYSTEM;
-	m->fs.debug = m->o.debug;
 	se = fuse_session_new(args, &atr_ops, sizeof(atr_ops), &m->fs);
 	if (!se)
 		return EXIT_USAGE;

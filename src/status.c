@@ -29,14 +29,10 @@
 
 #include <jansson.h>
 
-#include "dirid.h"
-#include "fs_inode.h"
 #include "fs_ops.h"
 #include "keyprov.h"
 #include "log.h"
-#include "longname.h"
 #include "mountinfo.h"
-#include "names.h"
 #include "pin.h"
 #include "revoke.h"
 #include "sandbox.h"
@@ -193,60 +189,6 @@ err:
 	return r;
 }
 
-/*
- * The mount path of backing file @p rel (relative to the volume), each
- * component decrypted under its parent directory's ID. Not the hot path:
- * only a status query after an authentication failure comes here.
- */
-static int plain_path(struct atr_fs *fs, char *rel, char *out, size_t n)
-{
-	struct fs_inode *root = fs_table_root(fs->table);
-	uint8_t id[NAMES_DIRID_LEN];
-	char *save = NULL, *c, *next;
-	char enc[NAMES_ENC_MAX + 1], plain[NAMES_MAX + 1];
-	size_t o = 0;
-	int dfd = dup(root->fd), r = 0;
-
-	if (dfd < 0)
-		return -errno;
-	pthread_rwlock_rdlock(&root->lock);
-	memcpy(id, root->dirid, sizeof(id));
-	pthread_rwlock_unlock(&root->lock);
-	for (c = strtok_r(rel, "/", &save); c; c = next) {
-		struct dirid_place place = { id, enc };
-		int nfd;
-
-		next = strtok_r(NULL, "/", &save);
-		if (names_is_long_entry(c))
-			r = longname_read(dfd, c, enc);
-		else if (strlen(c) <= NAMES_ENC_MAX)
-			strcpy(enc, c);
-		else
-			r = -EINVAL;
-		if (!r)
-			r = names_decrypt(fs->nctx, id, enc, plain);
-		if (!r && o + strlen(plain) + 2 > n)
-			r = -ENAMETOOLONG;
-		if (r)
-			break;
-		o += (size_t)snprintf(out + o, n - o, "/%s", plain);
-		if (!next)
-			break;
-		nfd = openat(dfd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (nfd < 0) {
-			r = -errno;
-			break;
-		}
-		close(dfd);
-		dfd = nfd;
-		r = dirid_read(fs->dctx, dfd, &place, id);
-		if (r)
-			break;
-	}
-	close(dfd);
-	return r;
-}
-
 static json_t *last_failure(struct status_server *s, uint64_t *count)
 {
 	struct stats_failures *f = malloc(sizeof(*f));
@@ -266,7 +208,8 @@ static json_t *last_failure(struct status_server *s, uint64_t *count)
 		rel = f->path + vlen + 1;
 	/* The mount path when it can be worked out, else the backing file
 	 * (a file deleted since is shown by the kernel with " (deleted)"). */
-	if (rel && s->fs->encrypted && !plain_path(s->fs, rel, path, sizeof(path)))
+	if (rel && s->fs->encrypted &&
+	    !bname_plain_path(&s->fs->names, rel, path, sizeof(path)))
 		o = json_pack("{s:o, s:s, s:I}", "path", esc_string(path),
 			      "path_kind", "mount", "time", (json_int_t)f->last);
 	else

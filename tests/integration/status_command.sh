@@ -98,6 +98,10 @@ out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$ATRESTFS" status "$E"
 major_minor=$(findmnt -rn -o MAJ:MIN -M "$E")
 sock=/run/atrestfs/$major_minor.sock
 [ -S "$sock" ] || fail "no socket $sock"
+# The name is the mount's device number, which the kernel hands to the next
+# FUSE mount once this one is gone (other tests may mount meanwhile): the
+# socket is told apart by its inode.
+sock_ino=$(stat -c %i "$sock")
 [ "$(stat -c %a:%U /run/atrestfs)" = 700:root ] || fail "/run/atrestfs is $(stat -c %a:%U /run/atrestfs)"
 # ask REQUEST: what the daemon answers (it may close before reading it all)
 ASK_PY='import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1]); b=b""
@@ -182,6 +186,7 @@ rc=0; out=$(atr status "$P" 2>&1) || rc=$?
 umount -l "$P"
 # Unmounted: the socket is gone with the daemon.
 atr_umount "$E"
-[ ! -e "$sock" ] || fail "$sock left after unmount"
+[ ! -e "$sock" ] || [ "$(stat -c %i "$sock" 2>/dev/null)" != "$sock_ino" ] ||
+	fail "$sock left after unmount"
 echo "exit codes: 2 not a mount, 1 usage, 5 not answering; socket removed at unmount"
 echo "status command: ok"
