@@ -90,7 +90,7 @@ static const struct {
 };
 
 /* Look at one request before libfuse does. */
-static void inspect(const uint8_t *buf, size_t n)
+static void inspect(const struct atr_fs *fs, const uint8_t *buf, size_t n)
 {
 	const struct fuse_in_header *h = (const void *)buf;
 	const uint8_t *arg = buf + sizeof(*h);
@@ -111,7 +111,9 @@ static void inspect(const uint8_t *buf, size_t n)
 		}
 		return;
 	}
-	if (!__atomic_load_n(&killpriv_v2, __ATOMIC_ACQUIRE))
+	/* A revoked key (revoke.h) refuses these requests: nothing changes. */
+	if (!__atomic_load_n(&killpriv_v2, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&fs->deny, __ATOMIC_ACQUIRE))
 		return;
 	for (size_t i = 0; i < sizeof(kill_flags) / sizeof(kill_flags[0]); i++) {
 		if (h->opcode != kill_flags[i].opcode || alen < kill_flags[i].len)
@@ -131,9 +133,8 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	ssize_t n = read(fd, buf, len);
 
-	(void)userdata;
 	if (n > 0)
-		inspect(buf, (size_t)n);
+		inspect(userdata, buf, (size_t)n);
 	return n;
 }
 

@@ -13,7 +13,8 @@
 
 /**
  * Route the session's /dev/fuse traffic through this module (call right
- * after fuse_session_mount(), before the session loop).
+ * after fuse_session_mount(), before the session loop); the session's
+ * userdata is its struct atr_fs.
  * @return 0 or a negative errno
  */
 int fuse_io_attach(struct fuse_session *se);
