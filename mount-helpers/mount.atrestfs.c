@@ -83,6 +83,16 @@ static void last_encryption(const char *list, char *out, size_t cap)
 	}
 }
 
+/* Whether comma-separated @p list already states "encryption=" itself (an
+ * "atrestfs.encryption=" is left to the daemon, which refuses a mismatch). */
+static bool has_encryption(const char *list)
+{
+	for (const char *t = list; t && *t; t = strchr(t, ',') ? strchr(t, ',') + 1 : NULL)
+		if (!strncmp(t, "encryption=", 11))
+			return true;
+	return false;
+}
+
 /* Whether two paths name the same file (exact strings when unresolvable). */
 static bool same_path(const char *a, const char *b)
 {
@@ -95,8 +105,9 @@ static bool same_path(const char *a, const char *b)
 
 /*
  * libmount keeps "encryption=" for itself (the legacy loop-device option)
- * and never hands it to a helper, yet it is how an fstab line states that
- * a volume is plain. So it is read back from where mount(8) took it: its own
+ * and never hands it to a helper, yet it is how the older fstab lines state
+ * that a volume is plain ("atrestfs.encryption=off" gets through, for both
+ * types, and needs none of this). So it is read back from where mount(8) took it: its own
  * command line (-o ..., -T FILE / --fstab FILE), else LIBMOUNT_FSTAB, else
  * /etc/fstab, in the entry for this volume and mount point. Getting it
  * wrong can only fail closed: the daemon refuses a plain volume without
@@ -154,7 +165,7 @@ static void recover_encryption(const char *spec, const char *dir, char *opts,
 		}
 		endmntent(f);
 	}
-	if (!found[0] || strstr(opts, "encryption="))
+	if (!found[0] || has_encryption(opts))
 		return;
 	if (verbose)
 		fprintf(stderr, "mount.atrestfs: %s recovered from the mount "

@@ -8,7 +8,8 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       libjansson-dev check
       swtpm swtpm-tools tpm2-tools redis-server redis-tools memcached python3 attr
       util-linux e2fsprogs curl groff-base man-db clang libclang-rt-14-dev xxd
-      strace libseccomp-dev)
+      strace libseccomp-dev
+      debhelper dpkg-dev lintian)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

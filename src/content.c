@@ -33,6 +33,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "secmem.h"
+#include "stats.h"
 #include "tlsbuf.h"
 
 #define AAD_LEN (CONTENT_FILE_ID_LEN + 8)
@@ -287,7 +288,10 @@ static ssize_t read_block(struct content_file *f, int fd, uint64_t b,
 		return -errno;
 	if ((size_t)n != want)
 		return -EIO;
-	return open_block(f, b, c, want, plain);
+	n = open_block(f, b, c, want, plain);
+	if (n == -EIO)
+		stats_auth_failure(fd);
+	return n;
 }
 
 /* Seal a new version of block @p b, @p new_len bytes long: its old bytes
@@ -1035,6 +1039,8 @@ ssize_t content_read(struct content_file *f, int fd, void *buf, size_t size,
 
 		used_plain |= !whole;
 		n = open_block(f, b, c + boff, blen, dst);
+		if (n == -EIO)
+			stats_auth_failure(fd);
 		if (n >= 0 && (size_t)n < to)
 			n = -EIO; /* a short block in the middle */
 		if (n < 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "content.h"
+#include "stats.h"
 
 #define BUCKETS 65536
 
@@ -103,6 +104,7 @@ struct fs_inode *fs_table_get(struct fs_table *t, int fd, dev_t dev, ino_t ino)
 		inode_init(i, fd, dev, ino);
 		i->hash_next = t->bucket[h];
 		t->bucket[h] = i;
+		stats_add(STATS_INODES, 1);
 	} else {
 		close(fd);
 	}
@@ -140,4 +142,5 @@ void fs_table_forget(struct fs_table *t, struct fs_inode *inode, uint64_t n)
 	}
 	pthread_mutex_unlock(&t->mutex);
 	inode_free(inode);
+	stats_add(STATS_INODES, -1);
 }

@@ -38,6 +38,7 @@
 #include "longname.h"
 #include "names.h"
 #include "secmem.h"
+#include "stats.h"
 #include "tlsbuf.h"
 #include "volume.h"
 
@@ -83,6 +84,10 @@ static bool denied(fuse_req_t req, bool writes)
 
 	if (!d || (!writes && d != EACCES))
 		return false;
+	/* Each refusal is logged; a busy application makes a flood of
+	 * them, which the log's rate limit bounds. */
+	log_warn("refused a request with %s: the volume's KMS key counts as "
+		 "revoked (kms_recheck)", d == EACCES ? "EACCES" : "EROFS");
 	fuse_reply_err(req, d);
 	return true;
 }
@@ -1238,6 +1243,7 @@ static int open_backing(struct atr_fs *fs, struct fs_inode *inode, int flags,
 		__atomic_add_fetch(&inode->open_writers, 1, __ATOMIC_RELAXED);
 	}
 	fi->fh = (uintptr_t)fh;
+	stats_add(STATS_OPEN_FILES, 1);
 	/* The daemon is the volume's only writer: cached pages stay valid. */
 	fi->keep_cache = 1;
 	return 0;
@@ -1338,6 +1344,7 @@ static void atr_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (n < 0)
 		return (void)fuse_reply_err(req, (int)-n);
+	stats_io(STATS_BYTES_READ, off, (size_t)n);
 	fuse_reply_buf(req, (const char *)read_buf, (size_t)n);
 }
 
@@ -1365,6 +1372,7 @@ static void atr_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	}
 	if (n < 0)
 		return (void)fuse_reply_err(req, (int)-n);
+	stats_io(STATS_BYTES_WRITTEN, off, (size_t)n);
 	fuse_reply_write(req, (size_t)n);
 }
 
@@ -1398,6 +1406,7 @@ static void atr_release(fuse_req_t req, fuse_ino_t ino,
 				   __ATOMIC_RELAXED);
 	close(fh_of(fi)->fd);
 	free(fh_of(fi));
+	stats_add(STATS_OPEN_FILES, -1);
 	fuse_reply_err(req, 0);
 }
 

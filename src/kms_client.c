@@ -11,18 +11,26 @@
 #include <stdbool.h>
 #include <errno.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "http.h"
 #include "log.h"
 #include "secmem.h"
 
-#define ATTEMPTS 4
-#define TIMEOUT_MS 10000
+#define TIMEOUT_MS 10000     /* one request, at most */
+#define MIN_TIMEOUT_MS 2000  /* one request, at least (even past the bound) */
+#define BACKOFF_BASE_MS 100  /* the first retry waits up to this */
+#define BACKOFF_CAP_MS 10000 /* no single wait is longer */
+
+/* Process-wide: set from the mount option before the unlock child is
+ * forked, so the child (and the revocation watcher) inherit it. */
+static unsigned retry_time_s = KMS_RETRY_TIME_DEFAULT;
 
 /*
  * jansson allocator that wipes on free: the plaintext data key passes
@@ -185,6 +193,11 @@ int kms_error(long status, const char *body, char *msg, size_t n)
 				 *text ? ": " : "", text);
 			return known[i].err;
 		}
+	if (status == 429) { /* a proxy's rate limit: KMS's own says Throttling */
+		snprintf(msg, n, "too many requests (HTTP 429%s%s)",
+			 *type ? ", " : "", type);
+		return -EAGAIN;
+	}
 	if (status >= 500) {
 		snprintf(msg, n, "KMS server error (HTTP %ld%s%s)", status,
 			 *type ? ", " : "", type);
@@ -195,25 +208,90 @@ int kms_error(long status, const char *body, char *msg, size_t n)
 	return -EPROTO;
 }
 
-static void backoff(int attempt)
+int kms_retry_time_parse(const char *v, unsigned *seconds)
 {
-	struct timespec ts = { 0, (100L << attempt) * 1000000L };
+	unsigned long n;
+	char *end;
 
-	nanosleep(&ts, NULL);
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (!*v || *end || *v < '0' || *v > '9' || errno ||
+	    n > KMS_RETRY_TIME_MAX) {
+		fprintf(stderr, "atrestfs: kms_retry_time=%s: expected a whole "
+				"number of seconds from 0 to %d\n", v,
+			KMS_RETRY_TIME_MAX);
+		return -EINVAL;
+	}
+	*seconds = (unsigned)n;
+	return 0;
+}
+
+void kms_set_retry_time(unsigned seconds)
+{
+	retry_time_s = seconds;
+}
+
+unsigned kms_retry_time(void)
+{
+	return retry_time_s;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/*
+ * "Full jitter" (the backoff AWS recommends for its APIs): a uniformly
+ * random wait between 0 and min(cap, base * 2^attempt). Nodes that were
+ * throttled together spread out instead of coming back in step, and a
+ * rate-limited KMS sees about the load it can serve.
+ */
+static long jitter_ms(int attempt)
+{
+	long ceil = BACKOFF_BASE_MS;
+	uint32_t r = 0;
+
+	for (int i = 0; i < attempt && ceil < BACKOFF_CAP_MS; i++)
+		ceil *= 2;
+	if (ceil > BACKOFF_CAP_MS)
+		ceil = BACKOFF_CAP_MS;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (uint32_t)now_ms() * 2654435761u; /* never fails in practice */
+	return (long)(r % (uint32_t)(ceil + 1));
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* Worth asking again: throttling, 5xx, the endpoint not answering. */
+static bool transient(int rc)
+{
+	return rc == -EAGAIN || rc == -ETIMEDOUT || rc == -ECONNREFUSED ||
+	       rc == -EHOSTUNREACH;
 }
 
 int kms_call(const struct kms_target *t, const char *action, json_t *req,
 	     json_t **resp)
 {
-	char target_hdr[96], token_hdr[4200], sigv4[128], msg[800];
+	char target_hdr[96], token_hdr[4200], sigv4[128], msg[800] = "";
 	char *userpwd = secmem_alloc(512), *body = json_dumps(req, JSON_COMPACT);
 	const char *hdrs[4] = { "Content-Type: application/x-amz-json-1.1",
 				target_hdr, NULL, NULL };
 	struct http_req hr = { .method = "POST", .url = t->endpoint,
 			       .headers = hdrs, .body = body, .sigv4 = sigv4,
-			       .userpwd = userpwd, .timeout_ms = TIMEOUT_MS };
+			       .userpwd = userpwd };
 	struct http_resp r;
-	int rc = -EIO;
+	long start = now_ms(), deadline = start + retry_time_s * 1000L, left;
+	int rc = -EIO, attempt;
 
 	*resp = NULL;
 	if (!userpwd || !body) {
@@ -228,9 +306,17 @@ int kms_call(const struct kms_target *t, const char *action, json_t *req,
 			 t->creds->token);
 		hdrs[2] = token_hdr;
 	}
-	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-		if (attempt)
-			backoff(attempt);
+	/*
+	 * Transient failures are retried with jittered backoff until
+	 * kms_retry_time has passed; the last request may run past it by
+	 * its own timeout (at least MIN_TIMEOUT_MS). Anything else (denied,
+	 * disabled, not found, a wrong ciphertext...) is final at once: asking
+	 * again would only add load to a KMS that has answered.
+	 */
+	for (attempt = 0;; attempt++) {
+		left = deadline - now_ms();
+		hr.timeout_ms = left > TIMEOUT_MS ? TIMEOUT_MS
+			      : left < MIN_TIMEOUT_MS ? MIN_TIMEOUT_MS : left;
 		rc = http_do(&hr, &r);
 		if (rc == -EFBIG) {
 			log_err("KMS %s: response larger than %d bytes: refused",
@@ -238,12 +324,9 @@ int kms_call(const struct kms_target *t, const char *action, json_t *req,
 			goto out;
 		}
 		if (rc) {
-			log_warn("KMS %s: endpoint %s unreachable (%s)%s", action,
-				 t->endpoint, strerror(-rc),
-				 attempt + 1 < ATTEMPTS ? ", retrying" : "");
-			continue;
-		}
-		if (r.status == 200) {
+			snprintf(msg, sizeof(msg), "endpoint %s unreachable (%s)",
+				 t->endpoint, strerror(-rc));
+		} else if (r.status == 200) {
 			*resp = json_loads(r.body, 0, NULL);
 			http_resp_free(&r);
 			if (!*resp || !json_is_object(*resp)) {
@@ -252,20 +335,38 @@ int kms_call(const struct kms_target *t, const char *action, json_t *req,
 				log_err("KMS %s: the response is not a JSON object",
 					action);
 				rc = -EPROTO;
+				goto out;
 			}
+			if (attempt)
+				log_info("KMS %s: answered after %d attempts in "
+					 "%.1f s", action, attempt + 1,
+					 (double)(now_ms() - start) / 1000);
 			goto out;
+		} else {
+			rc = kms_error(r.status, r.body, msg, sizeof(msg));
+			http_resp_free(&r);
 		}
-		rc = kms_error(r.status, r.body, msg, sizeof(msg));
-		http_resp_free(&r);
-		if (rc != -EAGAIN || attempt + 1 == ATTEMPTS) {
+		if (!transient(rc)) {
 			log_err("KMS %s failed: %s", action, msg);
 			goto out;
 		}
-		log_warn("KMS %s: %s, retrying", action, msg);
+		left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		/* One line when the trouble starts, one when it ends. */
+		if (!attempt)
+			log_warn("KMS %s: %s, retrying for up to %u s "
+				 "(kms_retry_time)", action, msg, retry_time_s);
+		{
+			long wait = jitter_ms(attempt);
+
+			sleep_ms(wait < left ? wait : left);
+		}
 	}
-	if (rc)
-		log_err("KMS %s: giving up after %d attempts: %s unreachable",
-			action, ATTEMPTS, t->endpoint);
+	log_err("KMS %s: giving up after %d attempt%s in %.1f s "
+		"(kms_retry_time=%u): %s", action, attempt + 1,
+		attempt ? "s" : "", (double)(now_ms() - start) / 1000,
+		retry_time_s, msg);
 out:
 	secmem_wipe(token_hdr, sizeof(token_hdr));
 	secmem_free(userpwd);

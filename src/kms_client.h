@@ -34,11 +34,28 @@ int kms_endpoint_check(const char *url);
  */
 int kms_target_endpoint(struct kms_target *t, const char *recorded);
 
+/** Default and largest kms_retry_time, in seconds. */
+#define KMS_RETRY_TIME_DEFAULT 60
+#define KMS_RETRY_TIME_MAX 3600
+
+/**
+ * Parse a kms_retry_time value (whole seconds, 0 to KMS_RETRY_TIME_MAX).
+ * @return 0, or -EINVAL after a message on stderr.
+ */
+int kms_retry_time_parse(const char *v, unsigned *seconds);
+
+/** How long kms_call() keeps retrying transient failures (process-wide;
+ *  a forked child inherits it). 0: one attempt. */
+void kms_set_retry_time(unsigned seconds);
+unsigned kms_retry_time(void);
+
 /**
  * Call @p action (e.g. "Decrypt") with request @p req; @p resp gets the
- * parsed JSON object on success. Throttling, 5xx and network failures are
- * retried a bounded number of times with backoff.
- * @return 0 or a negative errno after logging the reason.
+ * parsed JSON object on success. Throttling, 5xx and an endpoint that does
+ * not answer are retried with full-jitter exponential backoff for up to
+ * kms_retry_time seconds; other errors are returned at once.
+ * @return 0 or a negative errno after logging the reason (-EAGAIN: still
+ * throttled or failing when the time was up).
  */
 int kms_call(const struct kms_target *t, const char *action, json_t *req,
 	     json_t **resp);

@@ -26,6 +26,7 @@
 #include "mountpoint.h"
 #include "pin.h"
 #include "rootattr.h"
+#include "status_cli.h"
 #include "secmem.h"
 #include "unlock.h"
 #include "volume.h"
@@ -50,6 +51,7 @@ static void usage(FILE *out)
 	      "       atrestfs mount VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
 	      "       atrestfs VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
 	      "       atrestfs guard-mountpoint [--release] DIR\n"
+	      "       atrestfs status [--json | --prometheus] [MOUNTPOINT]\n"
 	      "       atrestfs --version\n"
 	      "Key sources (SPEC): keyfile:PATH, tpm2, kms:KEY\n"
 	      "See atrestfs(8).\n",
@@ -71,6 +73,8 @@ static void create_usage(FILE *out)
 	      "  --key-source kms:KEY        AWS KMS data key (key id, ARN, "
 	      "alias)\n"
 	      "      --kms-region R  --kms-endpoint URL  --kms-profile P\n"
+	      "      --kms-retry-time S      retry a throttled or failing KMS "
+	      "for S seconds (default 60)\n"
 	      "  --no-encryption             a plain pass-through volume "
 	      "(fixed forever)\n"
 	      "  --root-owner USER:GROUP     owner of the mount root (default "
@@ -250,6 +254,7 @@ static int cmd_create(int argc, char **argv)
 		{ "kms-region", required_argument, NULL, 'R' },
 		{ "kms-endpoint", required_argument, NULL, 'E' },
 		{ "kms-profile", required_argument, NULL, 'F' },
+		{ "kms-retry-time", required_argument, NULL, 'W' },
 		{ "root-owner", required_argument, NULL, 'O' },
 		{ "root-mode", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
@@ -262,6 +267,7 @@ static int cmd_create(int argc, char **argv)
 	struct volume_config *cfg = NULL;
 	bool plain = false, made;
 	char name[32], conf[4096], rdir[PATH_MAX], where[PATH_MAX];
+	unsigned retry;
 	int c, rc, r;
 
 	optind = 1;
@@ -275,6 +281,11 @@ static int cmd_create(int argc, char **argv)
 		case 'R': opt.kms_region = optarg; break;
 		case 'E': opt.kms_endpoint = optarg; break;
 		case 'F': opt.kms_profile = optarg; break;
+		case 'W':
+			if (kms_retry_time_parse(optarg, &retry))
+				return EXIT_USAGE;
+			kms_set_retry_time(retry);
+			break;
 		case 'O':
 			r = rootattr_parse_owner(optarg, &root.uid, &root.gid);
 			if (r) {
@@ -608,6 +619,8 @@ int main(int argc, char **argv)
 		return cmd_pin(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mount"))
 		return cmd_mount(argc - 1, argv + 1);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc - 1, argv + 1);
 	if (!strcmp(cmd, "guard-mountpoint"))
 		return cmd_guard_mountpoint(argc - 1, argv + 1);
 	/* `atrestfs VOLUME MOUNTPOINT ...`: argv[0] stands for "mount". */

@@ -25,13 +25,16 @@
 #include "fs_ops.h"
 #include "fuse_io.h"
 #include "keyprov.h"
+#include "kms_client.h"
 #include "log.h"
 #include "names.h"
 #include "pin.h"
 #include "revoke.h"
 #include "sandbox.h"
 #include "secmem.h"
+#include "status.h"
 #include "unlock.h"
+#include "unmounter.h"
 #include "volume.h"
 
 enum {
@@ -44,9 +47,11 @@ enum {
 
 struct mount_opts {
 	char *encryption; /* "on" / "off" */
+	char *encryption_fstab; /* the same, spelt atrestfs.encryption= */
 	char *key_source; /* TYPE[:ARG] */
 	struct pin_opts pin; /* what the fstab line pins (pin.h) */
 	char *kms_recheck, *kms_grace, *kms_revoked; /* revoke.h */
+	char *kms_retry_time; /* kms_client.h */
 	char *volume;
 	char *mountpoint;
 	int foreground;
@@ -58,10 +63,15 @@ enum { KEY_FG, KEY_DEBUG, KEY_HELP, KEY_SETID };
 
 static const struct fuse_opt opt_spec[] = {
 	{ "encryption=%s", offsetof(struct mount_opts, encryption), 0 },
+	/* libmount keeps "encryption=" (a loop-device option) from every
+	 * helper, mount.fuse3 included; this spelling gets through. */
+	{ "atrestfs.encryption=%s",
+	  offsetof(struct mount_opts, encryption_fstab), 0 },
 	{ "key_source=%s", offsetof(struct mount_opts, key_source), 0 },
 	{ "kms_recheck=%s", offsetof(struct mount_opts, kms_recheck), 0 },
 	{ "kms_grace=%s", offsetof(struct mount_opts, kms_grace), 0 },
 	{ "kms_revoked=%s", offsetof(struct mount_opts, kms_revoked), 0 },
+	{ "kms_retry_time=%s", offsetof(struct mount_opts, kms_retry_time), 0 },
 #define PIN_OPT(name) \
 	{ #name "=%s", offsetof(struct mount_opts, pin.name), 0 }
 	PIN_OPT(uuid),
@@ -123,6 +133,8 @@ static void mount_usage(FILE *out)
 	fputs("usage: atrestfs mount VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
 	      "  -o encryption=off       the volume is a plain one (without it,"
 	      " encryption is expected)\n"
+	      "     (atrestfs.encryption=off: the same, the spelling that an"
+	      " fstab line keeps)\n"
 	      "  -o key_source=TYPE[:ARG] the key source this node pins: "
 	      "keyfile:PATH, tpm2, kms:KEY_ARN\n"
 	      "  -o uuid=UUID            the volume this node expects\n"
@@ -132,6 +144,8 @@ static void mount_usage(FILE *out)
 	      "[kms_revoked=deny_writes|deny_all]\n"
 	      "     (kms volumes: ask KMS again at each interval; a revoked key"
 	      " stops writes)\n"
+	      "  -o kms_retry_time=SECONDS  retry a throttled or failing KMS "
+	      "for this long (default 60)\n"
 	      "     (pins come from these and the node record that create "
 	      "writes; see atrestfs(8))\n"
 	      "  -f                      stay in the foreground\n"
@@ -236,9 +250,11 @@ int cmd_mount(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct revoke_opts ropts;
 	struct revoke_watch *watch = NULL;
+	struct status_server *status = NULL;
+	struct unmounter *unmounter = NULL;
 	struct fuse_loop_config lcfg = { .clone_fd = 0,
 					 .max_idle_threads = 10 };
-	char vol[PATH_MAX], ksname[32];
+	char vol[PATH_MAX], mnt[PATH_MAX], ksname[32];
 	enum volume_verdict v;
 	struct stat st;
 	int root_fd = -1, lock_fd = -1, rc = EXIT_SYSTEM, r;
@@ -257,6 +273,19 @@ int cmd_mount(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	if (o.encryption_fstab) {
+		if (o.encryption && strcmp(o.encryption, o.encryption_fstab)) {
+			fprintf(stderr, "atrestfs: encryption=%s and "
+					"atrestfs.encryption=%s contradict each "
+					"other\n", o.encryption,
+				o.encryption_fstab);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		free(o.encryption);
+		o.encryption = o.encryption_fstab;
+		o.encryption_fstab = NULL;
+	}
 	if (o.encryption) {
 		if (!strcmp(o.encryption, "off"))
 			exp.encryption = false;
@@ -271,6 +300,15 @@ int cmd_mount(int argc, char **argv)
 			      &ropts)) {
 		rc = EXIT_USAGE;
 		goto out;
+	}
+	if (o.kms_retry_time) {
+		unsigned secs;
+
+		if (kms_retry_time_parse(o.kms_retry_time, &secs)) {
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		kms_set_retry_time(secs);
 	}
 	if (o.key_source) {
 		const struct keyprov *kp;
@@ -289,7 +327,8 @@ int cmd_mount(int argc, char **argv)
 		rc = EXIT_REFUSED;
 		goto out;
 	}
-	if (stat(o.mountpoint, &st) || !S_ISDIR(st.st_mode)) {
+	if (!realpath(o.mountpoint, mnt) || stat(mnt, &st) ||
+	    !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "atrestfs: mount point %s is not a directory\n",
 			o.mountpoint);
 		rc = EXIT_USAGE;
@@ -318,6 +357,7 @@ int cmd_mount(int argc, char **argv)
 		rc = EXIT_REFUSED;
 		goto out;
 	}
+	log_set_volume(cfg->uuid); /* every line from here on names it */
 	if (ropts.interval && (!cfg->encrypted || strcmp(cfg->key_source, "kms"))) {
 		fprintf(stderr, "atrestfs: refused: kms_recheck applies to kms "
 				"volumes only; %s uses %s\n", vol,
@@ -453,6 +493,8 @@ int cmd_mount(int argc, char **argv)
 		audit(cfg, vol, "failed: kernel mount");
 		goto out_signals;
 	}
+	/* Where the daemon's lines go, decided (and said) on the terminal. */
+	log_daemon_prepare(o.foreground);
 	audit(cfg, vol, "mounted");
 	r = fuse_io_attach(se);
 	if (r) {
@@ -463,6 +505,12 @@ int cmd_mount(int argc, char **argv)
 		goto out_unmount;
 	if (!o.foreground)
 		log_use_syslog(true);
+	/* The status socket and the unmount helper (CAP_SYS_ADMIN) are made
+	 * before the sandbox too; the mount works without them. */
+	status_start(vol, mnt, cfg, pins, &fs, &status);
+	if ((r = unmounter_start(mnt, &unmounter)))
+		log_err("no unmount helper (%s): an orderly stop will leave "
+			"%s to be unmounted by hand", strerror(-r), LOG_ESC(mnt));
 	/* The revocation watcher needs sockets: forked before the sandbox. */
 	if (ropts.interval) {
 		json_t *params = pin_unlock_params(pins, cfg);
@@ -490,9 +538,14 @@ int cmd_mount(int argc, char **argv)
 			LOG_ESC(vol), strerror(-r));
 		goto out_unmount;
 	}
+	log_serve();
+	status_listen(status, watch);
 	rc = fuse_session_loop_mt(se, &lcfg) ? EXIT_SYSTEM : 0;
 out_unmount:
+	status_stop(status);
+	log_flush();
 	revoke_watch_stop(watch);
+	unmounter_finish(unmounter);
 	fuse_session_unmount(se);
 	/* Unmounted: a new mount or fsck may start while we clean up. */
 	close(lock_fd);
@@ -516,10 +569,12 @@ out:
 		close(lock_fd);
 	fuse_opt_free_args(&args);
 	free(o.encryption);
+	free(o.encryption_fstab);
 	free(o.key_source);
 	free(o.kms_recheck);
 	free(o.kms_grace);
 	free(o.kms_revoked);
+	free(o.kms_retry_time);
 	free(o.volume);
 	free(o.mountpoint);
 	free((char *)o.pin.uuid);

@@ -6,7 +6,8 @@
  * key it gets at once and writes two bytes per check, the report and the
  * errno behind it (for the log line). It must be forked before the sandbox,
  * which forbids sockets; it dies with the daemon (PR_SET_PDEATHSIG) and
- * exits when the daemon closes its control pipe at unmount.
+ * exits when the daemon closes its control pipe at unmount. It has a
+ * seccomp filter of its own, an HTTPS client's (childbox.c).
  */
 #include "revoke.h"
 
@@ -25,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kms_client.h"
+#include "childbox.h"
 #include "log.h"
 #include "sandbox.h"
 #include "secmem.h"
@@ -36,9 +39,10 @@ struct revoke_watch {
 	pthread_t thread;
 	bool listening; /* the thread runs */
 	struct revoke_opts o;
-	char uuid[64];
 	int *deny; /* the daemon's; written with __atomic_store_n */
 	bool stopping; /* atomic */
+	pthread_mutex_t state_lock;
+	struct revoke_state st; /* protected by state_lock */
 };
 
 static int parse_seconds(const char *name, const char *v, unsigned min,
@@ -151,6 +155,10 @@ watch(int ctl, int out, const struct keyprov *kp, const json_t *params,
 	/* One line per state change comes from the daemon; the key source's
 	 * own messages would repeat at every interval. */
 	log_set_level(LOG_LVL_NONE);
+	/* A throttled check is retried within half an interval, then counts
+	 * as "unreachable" (never "revoked"): the next check is not delayed. */
+	if (kms_retry_time() > interval / 2)
+		kms_set_retry_time(interval / 2);
 	for (;;) {
 		struct pollfd p = { .fd = ctl, .events = POLLIN };
 		int n = poll(&p, 1, (int)interval * 1000), r;
@@ -176,6 +184,27 @@ static void set_deny(struct revoke_watch *w, bool revoked)
 			 __ATOMIC_RELEASE);
 }
 
+/* The state status shows; "unreachable" only while within the grace. */
+static void note(struct revoke_watch *w, enum revoke_report shown)
+{
+	long long now = (long long)time(NULL);
+
+	pthread_mutex_lock(&w->state_lock);
+	if (w->st.state != shown) {
+		w->st.state = shown;
+		w->st.since = now;
+	}
+	w->st.last_check = now;
+	pthread_mutex_unlock(&w->state_lock);
+}
+
+void revoke_watch_state(struct revoke_watch *w, struct revoke_state *out)
+{
+	pthread_mutex_lock(&w->state_lock);
+	*out = w->st;
+	pthread_mutex_unlock(&w->state_lock);
+}
+
 /* In the daemon: turn reports into the deny value, logging each change. */
 static void *reader(void *arg)
 {
@@ -197,33 +226,36 @@ static void *reader(void *arg)
 			/* Without a watcher nobody would notice a revocation:
 			 * fail closed for the rest of this mount. */
 			set_deny(w, true);
-			log_err("volume %s: the KMS watcher stopped; %s now "
-				"fail until the volume is mounted again",
-				w->uuid, what);
+			pthread_mutex_lock(&w->state_lock);
+			w->st.state = REVOKE_REVOKED;
+			w->st.since = (long long)time(NULL);
+			pthread_mutex_unlock(&w->state_lock);
+			log_err("the KMS watcher stopped; %s now fail until "
+				"the volume is mounted again", what);
 			break;
 		}
 		revoked = revoke_judge(msg[0], now_s(), &last_allowed,
 				       w->o.grace, was);
+		note(w, revoked ? REVOKE_REVOKED : msg[0]);
 		if (revoked != was) {
 			set_deny(w, revoked);
 			if (!revoked)
-				log_warn("volume %s: KMS allows the key again; "
-					 "%s resume", w->uuid, what);
+				log_warn("KMS allows the key again; %s resume",
+					 what);
 			else if (msg[0] == REVOKE_REVOKED)
-				log_err("volume %s: KMS key revoked: %s; %s "
-					"now fail (%s)", w->uuid, why(msg[1]),
-					what, w->o.deny_all ? "EACCES" : "EROFS");
+				log_err("KMS key revoked: %s; %s now fail (%s)",
+					why(msg[1]), what,
+					w->o.deny_all ? "EACCES" : "EROFS");
 			else
-				log_err("volume %s: KMS unreachable for longer "
-					"than kms_grace=%us (%s): counted as "
-					"revoked; %s now fail (%s)", w->uuid,
-					w->o.grace, why(msg[1]), what,
+				log_err("KMS unreachable for longer than "
+					"kms_grace=%us (%s): counted as revoked; "
+					"%s now fail (%s)", w->o.grace,
+					why(msg[1]), what,
 					w->o.deny_all ? "EACCES" : "EROFS");
 		} else if (!revoked && msg[0] == REVOKE_UNREACHABLE &&
 			   !unreachable) {
-			log_warn("volume %s: KMS unreachable (%s); nothing "
-				 "changes for up to kms_grace=%us", w->uuid,
-				 why(msg[1]), w->o.grace);
+			log_warn("KMS unreachable (%s); nothing changes for "
+				 "up to kms_grace=%us", why(msg[1]), w->o.grace);
 		}
 		unreachable = msg[0] == REVOKE_UNREACHABLE;
 	}
@@ -236,68 +268,40 @@ int revoke_watch_start(const struct keyprov *kp, const json_t *params,
 		       struct revoke_watch **out)
 {
 	struct revoke_watch *w = calloc(1, sizeof(*w));
-	int ctl[2] = { -1, -1 }, rep[2] = { -1, -1 }, r;
-	pid_t parent = getpid();
-
+	int down, up, r;
 	*out = NULL;
 	if (!w)
 		return -ENOMEM;
 	w->o = *o;
 	w->deny = deny;
-	snprintf(w->uuid, sizeof(w->uuid), "%s", uuid);
-	if (pipe2(ctl, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
-		r = -errno;
-		goto err;
-	}
-	fflush(NULL); /* nothing buffered is written twice */
-	w->pid = fork();
+	pthread_mutex_init(&w->state_lock, NULL);
+	/* The mount itself just obtained the key: allowed, unchecked since. */
+	w->st = (struct revoke_state){ REVOKE_ALLOWED, (long long)time(NULL), 0,
+				       o->interval };
+	/* The child keeps only its pipe ends: no /dev/fuse (the mount must
+	 * not outlive the daemon), no volume lock, no backing files; it dies
+	 * with the daemon, and not by the daemon's signal handlers. */
+	w->pid = childbox_fork(SIG_DFL, &down, &up);
 	if (w->pid < 0) {
-		r = -errno;
+		r = w->pid;
 		goto err;
 	}
 	if (w->pid == 0) {
-		struct sigaction dfl = { .sa_handler = SIG_DFL };
-
-		/* 1. Die with the daemon, and not by its signal handlers. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(0);
-		sigaction(SIGTERM, &dfl, NULL);
-		sigaction(SIGINT, &dfl, NULL);
-		sigaction(SIGHUP, &dfl, NULL);
-		/* 2. Keep only the two pipes: no /dev/fuse (the mount must
-		 * not outlive the daemon), no volume lock, no backing files. */
-		{
-			int lo = ctl[0] < rep[1] ? ctl[0] : rep[1];
-			int hi = ctl[0] < rep[1] ? rep[1] : ctl[0];
-
-			if (lo > 3)
-				close_range(3, (unsigned)lo - 1, 0);
-			if (hi > lo + 1)
-				close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-			close_range((unsigned)hi + 1, ~0U, 0);
-		}
-		/* 3. Nothing of the daemon's keys stays here. */
+		/* 1. Nothing of the daemon's keys stays here. */
 		if (forget)
 			forget(forget_arg);
-		/* 4. A KMS client needs no capability: none is kept. */
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || sandbox_drop_caps(0))
+		/* 2. A KMS client needs no capability: none is kept; and
+		 * only the system calls of an HTTPS client (childbox.h). */
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    sandbox_drop_caps(0) || childbox_apply(CHILDBOX_KMS_CLIENT))
 			_exit(1);
-		watch(ctl[0], rep[1], kp, params, uuid, o->interval);
+		watch(down, up, kp, params, uuid, o->interval);
 	}
-	close(ctl[0]);
-	close(rep[1]);
-	w->ctl = ctl[1];
-	w->rd = rep[0];
+	w->ctl = down;
+	w->rd = up;
 	*out = w;
 	return 0;
 err:
-	for (int i = 0; i < 2; i++) {
-		if (ctl[i] >= 0)
-			close(ctl[i]);
-		if (rep[i] >= 0)
-			close(rep[i]);
-	}
 	free(w);
 	return r;
 }

@@ -71,6 +71,17 @@ int revoke_watch_start(const struct keyprov *kp, const json_t *params,
  */
 int revoke_watch_listen(struct revoke_watch *w);
 
+/** What `atrestfs status` shows of a watched mount. */
+struct revoke_state {
+	enum revoke_report state; /* REVOKE_UNREACHABLE: within the grace */
+	long long since;	  /* wall clock, seconds: state began */
+	long long last_check;	  /* wall clock of the last report; 0: none */
+	unsigned interval;	  /* kms_recheck */
+};
+
+/** The watcher's state as the daemon judges it now. */
+void revoke_watch_state(struct revoke_watch *w, struct revoke_state *out);
+
 /** Stop the watcher, join the thread and reap the child (NULL: no-op). */
 void revoke_watch_stop(struct revoke_watch *w);
 

@@ -9,9 +9,11 @@
  * request instead of taking the mount down with it.
  *
  * The steps run in this order so that a failure leaves nothing half done
- * until the point of no return: 1. build the filter, 2. connect syslog,
- * 3. drop capabilities (bounding, ambient, then the thread's sets),
- * 4. no_new_privs, 5. load the filter on all threads.
+ * until the point of no return: 1. build the filter, 2. drop capabilities
+ * (bounding, ambient, then the thread's sets), 3. no_new_privs, 4. load
+ * the filter on all threads. The syslog connection was made before, by
+ * log_daemon_prepare(): the filter lets the daemon send on it and nothing
+ * else (no socket(), no connect(), no address given to sendto()).
  */
 #include "sandbox.h"
 
@@ -24,7 +26,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -85,8 +86,8 @@ static const char *const allowed[] = {
 	/* the caller identity of a worker thread */
 	"getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid",
 	"setfsuid", "setfsgid", "capget", "capset",
-	/* syslog on the connection opened before; unmount at exit */
-	"sendto", "sendmsg", "umount2",
+	/* unmount at exit */
+	"umount2",
 };
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -107,8 +108,18 @@ static const char *const asan_allowed[] = { "ptrace", "prctl",
 					    "getppid" };
 #endif
 
-static int allow_all(scmp_filter_ctx f, const char *const *names, size_t n)
+/* The status socket (status.h), or -1; set before sandbox_apply(). */
+static int accept_fd = -1;
+
+void sandbox_allow_accept(int fd)
 {
+	accept_fd = fd;
+}
+
+int sandbox_allow_all(void *filter, const char *const *names, size_t n)
+{
+	scmp_filter_ctx f = filter;
+
 	for (size_t i = 0; i < n; i++) {
 		int nr = seccomp_syscall_resolve_name(names[i]);
 		int r;
@@ -134,10 +145,10 @@ static int build(scmp_filter_ctx *out)
 	/* Refused calls show up in the kernel log (audit type 1326, which
 	 * the kernel rate-limits): what to add if one was legitimate. */
 	seccomp_attr_set(f, SCMP_FLTATR_CTL_LOG, 1);
-	r = allow_all(f, allowed, sizeof(allowed) / sizeof(allowed[0]));
+	r = sandbox_allow_all(f, allowed, sizeof(allowed) / sizeof(allowed[0]));
 #ifdef SANDBOX_ASAN
 	if (!r)
-		r = allow_all(f, asan_allowed,
+		r = sandbox_allow_all(f, asan_allowed,
 			      sizeof(asan_allowed) / sizeof(asan_allowed[0]));
 #endif
 	if (r)
@@ -149,6 +160,22 @@ static int build(scmp_filter_ctx *out)
 	if (!r)
 		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
 				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	/* send() on the syslog connection (log.c): that socket only, and to
+	 * its connected peer only (no destination address). */
+	if (!r && log_syslog_fd() >= 0)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 2,
+				     SCMP_A0(SCMP_CMP_EQ,
+					     (scmp_datum_t)log_syslog_fd()),
+				     SCMP_A4(SCMP_CMP_EQ, 0));
+	/* The status channel: accepting on its one socket, and asking who
+	 * the peer is; nothing else of the socket API. */
+	if (!r && accept_fd >= 0)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(accept4), 1,
+				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)accept_fd));
+	if (!r && accept_fd >= 0)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2,
+				     SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+				     SCMP_A2(SCMP_CMP_EQ, SO_PEERCRED));
 out:
 	if (r) {
 		seccomp_release(f);
@@ -195,22 +222,20 @@ int sandbox_apply(void)
 		log_err("cannot build the seccomp filter: %s", strerror(-r));
 		return r;
 	}
-	/* 2. syslog's socket, now that socket() is about to go. */
-	openlog("atrestfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	/* 3. Capabilities. */
+	/* 2. Capabilities. */
 	r = sandbox_drop_caps(sandbox_kept_caps());
 	if (r) {
 		log_err("cannot drop capabilities: %s", strerror(-r));
 		goto out;
 	}
-	/* 4. Nothing exec'd later could gain privileges (and seccomp
+	/* 3. Nothing exec'd later could gain privileges (and seccomp
 	 * without CAP_SYS_ADMIN requires it). */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
 		r = -errno;
 		log_err("cannot set no_new_privs: %s", strerror(-r));
 		goto out;
 	}
-	/* 5. The filter, on every thread of the process. */
+	/* 4. The filter, on every thread of the process. */
 	r = seccomp_attr_set(f, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (!r)
 		r = seccomp_load(f);

@@ -9,6 +9,7 @@
 #ifndef ATRESTFS_SANDBOX_H
 #define ATRESTFS_SANDBOX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /**
@@ -32,11 +33,27 @@ int sandbox_drop_caps(uint64_t keep);
  * (on the calling thread: call it before any other thread exists), no
  * new privileges, and the seccomp filter loaded on every thread. A call
  * outside the allowlist fails with EPERM instead of killing the process.
- * Opens the syslog connection first (LOG_NDELAY): socket() and connect()
- * are not allowed afterwards.
+ * socket() and connect() are not allowed afterwards: the syslog
+ * connection must be made before (log_daemon_prepare()); send() is
+ * allowed on it alone.
  * @return 0, or a negative errno (logged) when the filter could not be
  * built or loaded; nothing is half applied when building fails.
  */
 int sandbox_apply(void);
+
+/**
+ * Allow accept4() on @p fd (the status socket, status.h) and
+ * getsockopt(SOL_SOCKET, SO_PEERCRED) in the filter sandbox_apply()
+ * builds. Call it before sandbox_apply().
+ */
+void sandbox_allow_accept(int fd);
+
+/**
+ * Add an allow rule, whatever the arguments, for each of the @p n system
+ * calls named in @p names to @p filter (a libseccomp scmp_filter_ctx);
+ * names unknown on this architecture are skipped. For the helper
+ * processes' own filters (childbox.h). @return 0 or a negative errno
+ */
+int sandbox_allow_all(void *filter, const char *const *names, size_t n);
 
 #endif

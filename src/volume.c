@@ -585,7 +585,7 @@ const char *volume_verdict_message(enum volume_verdict v)
 		return "the volume is a plain volume created without "
 		       "encryption; encryption cannot be enabled after "
 		       "creation: create a new volume (or mount it with "
-		       "-o encryption=off)";
+		       "-o encryption=off; in fstab atrestfs.encryption=off)";
 	case VOLUME_KEY_SOURCE_MISMATCH:
 		return "the mount names another key source than the volume "
 		       "was created with; the key source is fixed at creation";
@@ -621,7 +621,8 @@ const char *volume_verdict_explain(enum volume_verdict v, const char *voldir,
 		snprintf(buf, n, "refused: %s is a plain volume created "
 			 "without encryption; encryption cannot be enabled "
 			 "after creation: create a new volume (or mount it "
-			 "with -o encryption=off)", voldir);
+			 "with -o encryption=off; in fstab "
+			 "atrestfs.encryption=off)", voldir);
 		break;
 	case VOLUME_KEY_SOURCE_MISMATCH:
 		snprintf(buf, n, "refused: key source '%.32s' named by the "

@@ -169,7 +169,7 @@ on_exit "kill $writer 2>/dev/null"
 for _ in $(seq 100); do [ -e "$WORK/ready" ] && break; sleep 0.1; done
 [ -e "$WORK/ready" ] || fail "torn tail: the writer did not get its append to the daemon"
 aof=$(rel aof)
-dpid=$(for p in $(pgrep -f "$ATRESTFS"); do tr '\0' ' ' </proc/$p/cmdline | grep -q " $MNT" && echo "$p"; done | head -1)
+dpid=$(for p in $(pgrep -f "$ATRESTFS"); do tr '\0' ' ' </proc/$p/cmdline | grep -q " $MNT" && echo "$p"; done | awk "NR == 1" || true)
 [ -n "$dpid" ] || fail "daemon pid not found"
 kill -9 "$dpid"
 kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null || true

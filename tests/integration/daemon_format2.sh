@@ -99,7 +99,7 @@ done
 [ -e "$WORK/ready" ] || fail "writer did not get its append to the daemon"
 [ "$(find "$VOL" -type f -size "$((H + C + 954 + 32))c" | wc -l)" = 1 ] ||
 	fail "the unsynced append did not reach the backing file"
-dpid=$(for p in $(pgrep -f "$ATRESTFS"); do if tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -q " $MNT"; then echo "$p"; fi; done | head -1)
+dpid=$(for p in $(pgrep -f "$ATRESTFS"); do if tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -q " $MNT"; then echo "$p"; fi; done | awk "NR == 1" || true)
 [ -n "$dpid" ] || fail "daemon pid not found"
 kill -9 "$dpid"
 kill "$writer" 2>/dev/null || true

@@ -23,7 +23,7 @@ sleep 1
 # The daemon's PID: the process that holds /dev/fuse for this mount.
 # (Another daemon of the same binary may be listed last: no match for it
 # must not end the test under set -e.)
-dpid=$(for p in $(pgrep -f "$ATRESTFS"); do tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -q " $MNT" && echo "$p"; done | head -1 || true)
+dpid=$(for p in $(pgrep -f "$ATRESTFS"); do tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -q " $MNT" && echo "$p"; done | awk "NR == 1" || true)
 [ -n "$dpid" ] || fail "daemon pid not found"
 kill -9 "$dpid"
 wait "$loadpid" 2>/dev/null || true

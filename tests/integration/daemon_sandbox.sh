@@ -10,7 +10,7 @@ KEPT=00000000080000df
 daemon_pid() {
 	for p in $(pgrep -f "$ATRESTFS"); do
 		tr '\0' ' ' </proc/$p/cmdline | grep -q " $1" && echo "$p"
-	done | head -1
+	done | awk "NR == 1" || true
 }
 
 check_confined() {
@@ -46,7 +46,7 @@ for kind in encrypted plain; do
 	[ "$(stat -c %u "$MNT/d1/f2")" = 1234 ] || fail "chown under the sandbox"
 	check_confined "$pid"
 	atr_umount "$MNT"
-	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	kill -0 "$pid" 2>/dev/null && fail "daemon did not exit after unmount"
 	rm -rf "$WORK/vol" "$WORK/key"
 done

@@ -3,8 +3,9 @@
 # with `mount -T FSTAB MNT` and `mount -a -T FSTAB`, does I/O, unmounts with
 # umount(8); no userspace-only option reaches the kernel; encryption=off on
 # an encrypted volume makes mount(8) fail with the refusal; type
-# fuse.atrestfs works through mount.fuse3; a guarded, unmounted mount point
-# cannot be written.
+# fuse.atrestfs works through mount.fuse3; atrestfs.encryption=off and every
+# other option of ours get through both types; a guarded, unmounted mount
+# point cannot be written.
 source "$(dirname "$0")/../lib/common.sh"
 [ -x "$MOUNT_HELPER" ] || fail "mount helper not built: $MOUNT_HELPER"
 install_mount_helper
@@ -91,6 +92,57 @@ mount -T "$FSTAB" "$MNT" || fail "fuse.atrestfs via mount.fuse3 failed"
 [ "$(cat "$MNT/file")" = "through fstab" ] || fail "data via fuse.atrestfs"
 umount "$MNT"
 not_mounted "$MNT" || fail "fuse.atrestfs still mounted"
+
+# 3b. atrestfs.encryption=off: the spelling libmount passes on, through
+# both types, with `mount -a`; encryption=off itself is lost on the way to
+# mount.fuse3, so the plain volume is refused there (failing closed).
+for type in atrestfs fuse.atrestfs; do
+	echo "$PLAIN $MNT $type defaults,atrestfs.encryption=off,nofail 0 0" >"$FSTAB"
+	mount -a -T "$FSTAB" || fail "$type: plain volume with atrestfs.encryption=off"
+	[ "$(cat "$MNT/p")" = plain ] || fail "$type: plain data"
+	umount "$MNT"
+	echo "$VOL $MNT $type atrestfs.encryption=off 0 0" >"$FSTAB"
+	if out=$(mount -a -T "$FSTAB" 2>&1); then fail "$type: atrestfs.encryption=off mounted an encrypted volume"; fi
+	grep -q "encrypted but the mount says encryption=off" <<<"$out" || fail "$type: message: $out"
+	echo "$VOL $MNT $type encryption=on,atrestfs.encryption=off 0 0" >"$FSTAB"
+	if out=$(mount -a -T "$FSTAB" 2>&1); then fail "$type: contradicting spellings mounted"; fi
+	not_mounted "$MNT" || fail "$type: refused mount left a mount"
+	echo "$type: atrestfs.encryption=off reaches the daemon"
+done
+echo "$PLAIN $MNT fuse.atrestfs encryption=off 0 0" >"$FSTAB"
+if out=$(mount -a -T "$FSTAB" 2>&1); then fail "fuse.atrestfs kept encryption=off (the refusal below is stale)"; fi
+grep -q "in fstab atrestfs.encryption=off" <<<"$out" || fail "the refusal does not name the fstab spelling: $out"
+not_mounted "$MNT" || fail "refused mount left a mount"
+
+# Every other option of ours gets through both types intact: with the
+# complete pins create prints (a path, ':' and '/') the volume mounts, and
+# each option given a value the daemon refuses fails with a message naming
+# it, so it reached the daemon.
+pins=$(atr pin --replace "$VOL" | sed -n 's/^.* atrestfs \(.*\),nofail 0 0$/\1/p')
+[ -n "$pins" ] || fail "no fstab line from atrestfs pin"
+for type in atrestfs fuse.atrestfs; do
+	echo "$VOL $MNT $type $pins,tpm2_tcti=device:/dev/tpmrm0,_netdev 0 0" >"$FSTAB"
+	mount -a -T "$FSTAB" || fail "$type: mount with the complete pins ($pins)"
+	[ "$(cat "$MNT/file")" = "through fstab" ] || fail "$type: data with pins"
+	umount "$MNT"
+	for o in "uuid=0c6e7a7e-0000-4000-8000-000000000001|mount option uuid=0c6e7a7e" \
+		 "key_source=tpm2|key source 'tpm2' named by the mount" \
+		 "key_source=keyfile:$WORK/other.key|$WORK/other.key" \
+		 "tpm2_pcrs=7|tpm2_pcrs= does not apply" "tpm2_srk=0x81000001|tpm2_srk= does not apply" \
+		 "kms_region=eu-west-1|kms_region= does not apply" \
+		 "kms_endpoint=https://kms.example/|kms_endpoint= does not apply" \
+		 "kms_profile=p|kms_profile= does not apply" "kms_recheck=x|kms_recheck=x" \
+		 "kms_grace=5|kms_grace and kms_revoked only apply" \
+		 "kms_revoked=deny_all|kms_grace and kms_revoked only apply" \
+		 "kms_retry_time=x|kms_retry_time=x: expected"; do
+		opt=${o%%|*} pat=${o#*|}
+		echo "$VOL $MNT $type $opt 0 0" >"$FSTAB"
+		if out=$(mount -a -T "$FSTAB" 2>&1); then fail "$type: $opt mounted"; fi
+		grep -qF -- "$pat" <<<"$out" || fail "$type: $opt: message lacks '$pat': $out"
+		not_mounted "$MNT" || fail "$type: $opt left a mount"
+	done
+	echo "$type: every option reaches the daemon"
+done
 
 # 4. A guarded mount point cannot be written while nothing is mounted.
 atr guard-mountpoint "$MNT" >/dev/null

@@ -31,7 +31,7 @@ for m in "disabled:disabled" "invalid_state:not usable in its current state" \
 	 "garbage:not a JSON object" "oversized:larger than" \
 	 "xml_denied:secret access key is wrong"; do
 	echo "${m%%:*}" >"$MODE"
-	expect 3 "${m#*:}" "$ATRESTFS" mount "$VOL" "$MNT"
+	expect 3 "${m#*:}" "$ATRESTFS" mount "$VOL" "$MNT" -o kms_retry_time=1
 done
 
 echo throttle_then_ok >"$MODE"

@@ -3,7 +3,8 @@
 # under a mounted volume, a disabled key or a denied Decrypt makes writes
 # fail with EROFS within about two intervals while reads go on, and "ok"
 # again resumes them; a KMS that is down for less than kms_grace changes
-# nothing, for longer it counts as revoked; a watcher that dies leaves the
+# nothing, for longer it counts as revoked; throttling counts as
+# unreachable, never as revoked; a watcher that dies leaves the
 # mount refusing writes; kms_revoked=deny_all refuses reads too (EACCES). Without the option no Decrypt follows the mount.
 source "$(dirname "$0")/../lib/common.sh"
 source "$TOP/tests/lib/fake_kms.sh"
@@ -68,9 +69,16 @@ fg_umount() {
 # 3. Disabled, allowed again, denied, allowed again.
 fg_mount kms_recheck=1,kms_grace=8
 writes_work || fail "writes with the key allowed"
-# The watcher: the daemon's child, no capability, nothing open but its pipes.
-wpid=$(pgrep -P "$(cat "$WORK/daemon.pid")") || fail "no watcher process"
+# The watcher: the daemon's child, no capability, its own seccomp filter,
+# nothing open but its pipes.
+# (The daemon's other child is the unmount helper, with CAP_SYS_ADMIN alone.)
+wpid=$(for p in $(pgrep -P "$(cat "$WORK/daemon.pid")"); do
+	grep -qE "^CapEff:\s+0+200000$" "/proc/$p/status" || echo "$p"
+done)
+[ -n "$wpid" ] && [ "$(wc -w <<<"$wpid")" = 1 ] || fail "no single watcher process: '$wpid'"
 grep -qE "^CapEff:\s+0+$" "/proc/$wpid/status" || fail "watcher has capabilities: $(grep ^Cap "/proc/$wpid/status")"
+grep -qE "^Seccomp:\s+2$" "/proc/$wpid/status" || fail "watcher has no seccomp filter"
+grep -qE "^NoNewPrivs:\s+1$" "/proc/$wpid/status" || fail "watcher without no_new_privs"
 for fd in "/proc/$wpid/fd/"*; do
 	[ "${fd##*/}" -le 2 ] || [[ "$(readlink "$fd")" == pipe:* ]] || fail "watcher holds $(readlink "$fd")"
 done
@@ -102,15 +110,37 @@ grep -q "volume $UUID: KMS key revoked: the KMS key is disabled" "$LOG" ||
 grep -q "volume $UUID: KMS key revoked: access denied" "$LOG" ||
 	fail "no log line for the denied key: $(cat "$LOG")"
 [ "$(grep -c "KMS allows the key again" "$LOG")" = 2 ] || fail "resume lines: $(cat "$LOG")"
+grep -q "volume $UUID: refused a request with EROFS: the volume's KMS key counts as revoked" "$LOG" ||
+	fail "refused requests not logged: $(cat "$LOG")"
 
-# 4. Down for less than the grace: nothing changes; for longer: revoked.
+# 4. Throttled (the watcher's Decrypt answered ThrottlingException): no
+# verdict, so it counts as unreachable, never as revoked, and writes go on
+# within the grace.
+# writes_hold TENTHS WHAT: writes keep working for TENTHS tenths of a second
+writes_hold() {
+	local t
+	t=$(now)
+	while [ "$(since "$t" | tr -d .)" -lt "$1" ]; do
+		writes_work || fail "$2 $(since "$t") s (grace 8 s): writes fail"
+		sleep 0.1
+	done
+}
+mode throttle
+writes_hold 30 throttled
+mode ok
+grep -q "KMS unreachable (Resource temporarily unavailable)" "$LOG" || fail "throttling not seen as unreachable: $(cat "$LOG")"
+! grep -q "counted as revoked" "$LOG" && [ "$(grep -c "KMS key revoked" "$LOG")" = 2 ] ||
+	fail "throttling counted as revoked: $(cat "$LOG")"
+echo "throttled for 3 s: unreachable, writes went on"
+# two checks that allow the key again: the grace below starts afresh
+n0=$(decrypts)
+wait_for 5 eval '[ "$(decrypts)" -ge $((n0 + 2)) ]' || fail "the watcher stopped asking"
+writes_work || fail "after throttling: writes fail"
+
+# Down for less than the grace: nothing changes; for longer: revoked.
 mode down
-# (kms_call retries for 1.4 s, so the outage must outlast that to be seen)
-t=$(now)
-while [ "$(since "$t" | tr -d .)" -lt 40 ]; do
-	writes_work || fail "down $(since "$t") s (grace 8 s): writes fail"
-	sleep 0.1
-done
+# (with kms_recheck=1 the watcher asks once per check: no retry)
+writes_hold 40 down
 mode ok
 sleep 2.5
 writes_work || fail "after a short outage: writes fail"

@@ -74,14 +74,25 @@ atr_mount() {
 	mountpoint -q "$mnt" || fail "atrestfs mount returned but $mnt is not mounted"
 }
 
+# The daemon goes on after the kernel's unmount (it answers the last
+# RELEASEs and closes the volume), holding the volume lock; on a loaded
+# machine that can outlast a new mount's wait for the lock, so wait for the
+# daemon (its PID from `atrestfs status`) to exit, up to 60 s.
 atr_umount() {
-	local mnt=$1 i
+	local mnt=$1 i pid
+	pid=$("$ATRESTFS" status --json "$mnt" 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["pid"])' 2>/dev/null) || pid=
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		fusermount3 -u "$mnt" 2>/dev/null && break
 		sleep 0.3
 	done
 	is_mounted "$mnt" && fail "could not unmount $mnt"
-	return 0
+	[ -n "$pid" ] || return 0
+	for i in $(seq 600); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	fail "the daemon (pid $pid) of $mnt still runs 60 s after its unmount"
 }
 
 # Start CMD in the background with its PID in PIDFILE; killed on exit.

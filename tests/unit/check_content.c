@@ -310,13 +310,13 @@ static void flip_file_id(void) { flip(5); }
 static void swap_blocks(void)
 {
 	uint8_t a[CB], b[CB];
-	pread(fd, a, CB, H);
-	pread(fd, b, CB, H + CB);
-	pwrite(fd, b, CB, H);
-	pwrite(fd, a, CB, H + CB);
+	ck_assert_int_eq(pread(fd, a, CB, H), CB);
+	ck_assert_int_eq(pread(fd, b, CB, H + CB), CB);
+	ck_assert_int_eq(pwrite(fd, b, CB, H), CB);
+	ck_assert_int_eq(pwrite(fd, a, CB, H + CB), CB);
 }
 static void cut_mid_block(void) { ck_assert_int_eq(ftruncate(fd, H + 3 * CB + 1000), 0); }
-static void bad_version(void) { uint8_t v = 9; pwrite(fd, &v, 1, 1); }
+static void bad_version(void) { uint8_t v = 9; ck_assert_int_eq(pwrite(fd, &v, 1, 1), 1); }
 
 START_TEST(tamper_bit_flip_ciphertext) { expect_eio_after(flip_ct, 4096, 4096); }
 END_TEST
@@ -356,8 +356,8 @@ START_TEST(tamper_block_from_other_file)
 	ck_assert_int_eq(content_write(f, fd, w, sizeof(w), 0), (ssize_t)sizeof(w));
 	ck_assert_int_eq(content_write(g, fd2, w, sizeof(w), 0), (ssize_t)sizeof(w));
 	/* Same key, same index, same plaintext: only the file ID differs. */
-	pread(fd2, blk, CB, H + CB);
-	pwrite(fd, blk, CB, H + CB);
+	ck_assert_int_eq(pread(fd2, blk, CB, H + CB), CB);
+	ck_assert_int_eq(pwrite(fd, blk, CB, H + CB), CB);
 	ck_assert_int_eq(content_read(f, fd, r, 4096, 4096), -EIO);
 	ck_assert_int_eq(content_read(f, fd, r, 4096, 0), 4096); /* others still fine */
 	close_cf(f);
@@ -374,7 +374,7 @@ START_TEST(zeroed_block_reads_as_hole)
 
 	fill(w, sizeof(w), 12);
 	ck_assert_int_eq(content_write(f, fd, w, sizeof(w), 0), (ssize_t)sizeof(w));
-	pwrite(fd, z, CB, H + CB);
+	ck_assert_int_eq(pwrite(fd, z, CB, H + CB), CB);
 	ck_assert_int_eq(content_read(f, fd, r, 4096, 4096), 4096);
 	for (int i = 0; i < 4096; i++)
 		ck_assert_int_eq(r[i], 0);

@@ -16,12 +16,18 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
 #include "log.h"
 #include "sandbox.h"
+
+/* A datagram socket made before the sandbox, not connected, and a bound
+ * receiver: what sendto() with an address could reach. */
+static int loose_fd = -1;
+static struct sockaddr_un receiver = { .sun_family = AF_UNIX };
 
 /* Runs in the sandboxed child: the number of the first failed check. */
 static int checks(void)
@@ -54,6 +60,23 @@ static int checks(void)
 	errno = 0;
 	if (socket(AF_UNIX, SOCK_DGRAM, 0) != -1 || errno != EPERM)
 		return 7;
+	/* Sockets made before: no address given to sendto(), no sendmsg()
+	 * (only the syslog connection may send, to its peer). */
+	errno = 0;
+	if (sendto(loose_fd, "x", 1, 0, (struct sockaddr *)&receiver,
+		   sizeof(receiver)) != -1 || errno != EPERM)
+		return 8;
+	{
+		char x[] = "x";
+		struct iovec v = { x, 1 };
+		struct msghdr m = { .msg_name = &receiver,
+				    .msg_namelen = sizeof(receiver),
+				    .msg_iov = &v, .msg_iovlen = 1 };
+
+		errno = 0;
+		if (sendmsg(loose_fd, &m, 0) != -1 || errno != EPERM)
+			return 9;
+	}
 	/* what serving requests needs */
 	if (pipe2(pfd, O_CLOEXEC) || write(pfd[1], "abc", 3) != 3 ||
 	    read(pfd[0], buf, sizeof(buf)) != 3 || memcmp(buf, "abc", 3))
@@ -130,6 +153,15 @@ START_TEST(refused_calls_are_eperm)
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		int rx = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+		snprintf(receiver.sun_path, sizeof(receiver.sun_path),
+			 "/tmp/check_sandbox.%d.sock", (int)getpid());
+
+		loose_fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+		if (rx < 0 || loose_fd < 0 ||
+		    bind(rx, (struct sockaddr *)&receiver, sizeof(receiver)))
+			_exit(101);
 		if (sandbox_apply())
 			_exit(100);
 		_exit(checks());
@@ -137,6 +169,9 @@ START_TEST(refused_calls_are_eperm)
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st), "sandboxed child killed by signal %d",
 		      WTERMSIG(st));
+	snprintf(receiver.sun_path, sizeof(receiver.sun_path),
+		 "/tmp/check_sandbox.%d.sock", (int)pid);
+	unlink(receiver.sun_path);
 	ck_assert_msg(WEXITSTATUS(st) == 0, "check %d failed", WEXITSTATUS(st));
 }
 END_TEST
