@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
 # What bench/run.sh and bench/scale.sh share: installing and building what
 # they need, the work directory, the targets side by side on one backing
 # filesystem, and the cleanup of every mount and process by mount point and

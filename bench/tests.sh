@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
 # The tests of bench/run.sh, shared with bench/profile.sh; sourced after
 # bench/lib.sh. Each test: test_NAME TARGET_DIR TARGET prints one value;
 # TESTS lists them as name|unit|direction. Sizes from the environment:
