@@ -14,6 +14,10 @@
 
 #include "rootattr.h"
 
+/* The kernel readahead (and so the READ size) asked for; mount.c raises the
+ * mount's window to it. */
+#define FS_OPS_READAHEAD (1024 * 1024)
+
 struct content_ctx;
 struct dirid_ctx;
 struct names_ctx;
