@@ -167,7 +167,7 @@ static void atr_init(void *userdata, struct fuse_conn_info *conn)
 
 	/* Large requests: one 1 MiB write is one backing pwrite. */
 	conn->max_write = 1024 * 1024;
-	conn->max_readahead = 1024 * 1024;
+	conn->max_readahead = FS_OPS_READAHEAD;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)

@@ -10,6 +10,10 @@
 #include "fs.h"
 #include "fs_root.h"
 
+/* The kernel readahead (and so the READ size) asked for; mount.c raises the
+ * mount's window to it. */
+#define FS_OPS_READAHEAD (1024 * 1024)
+
 /** The operations table; the session's userdata is a struct atr_fs. */
 extern const struct fuse_lowlevel_ops atr_ops;
 

@@ -3,11 +3,14 @@
 # names, hard links across directories, O_APPEND writers, symlinks, rename
 # over a file, RENAME_NOREPLACE/RENAME_EXCHANGE, chmod/chown/utimens,
 # truncate, fallocate, xattrs, flock and POSIX locks, statfs, fsync, and the
-# bookkeeping files being invisible and untouchable.
+# bookkeeping files being invisible and untouchable; and the mount's
+# readahead window raised to 1 MiB (one READ per MiB of a sequential read).
 source "$(dirname "$0")/../lib/common.sh"
 for kind in encrypted plain; do
 	rm -rf "$WORK/vol" "$WORK/key" "$WORK/mnt"
 	mount_fresh "$kind"
+	ra=$(cat "/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb")
+	[ "$ra" = 1024 ] || fail "$kind: readahead $ra KiB, expected 1024"
 	conf_sum=$(sha256sum "$VOL/atrestfs.conf")
 	python3 - "$MNT" "$kind" <<'PY' || fail "$kind: posix checks"
 import ctypes, errno, fcntl, os, stat, sys, threading, time
