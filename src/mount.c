@@ -49,7 +49,6 @@ struct mount_opts {
 	char *volume;
 	char *mountpoint;
 	int foreground;
-	int debug;
 	int help;
 };
 
@@ -108,7 +107,6 @@ static int opt_proc(void *data, const char *arg, int key,
 		o->foreground = 1;
 		return 0;
 	case KEY_DEBUG:
-		o->debug = 1;
 		o->foreground = 1;
 		return 1; /* libfuse prints its request trace too */
 	case KEY_HELP:
