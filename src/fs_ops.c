@@ -392,55 +392,47 @@ static void reply_new_entry(fuse_req_t req, fuse_ino_t parent,
 	fuse_reply_entry(req, &e);
 }
 
-static void atr_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      mode_t mode)
+/* mkdir, mknod, symlink: make the entry as its caller (bname_make owns the
+ * long-name protocol), then answer with it. */
+static void make_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       struct bname_new *what, bool is_dir)
 {
 	struct fs_inode *dir = fs_ino(req, parent);
 	struct bname_creator who;
-	struct bname_new what = { .kind = BNAME_DIR, .who = &who,
-				  .mode = mode };
 	struct bname b;
 	int r;
 
 	if (denied(req, true))
 		return;
 	creator_of(req, dir, &who);
-	r = bname_make(&fs_of(req)->names, dir, name, &what, &b);
-	reply_new_entry(req, parent, name, &b, true, r);
+	what->who = &who;
+	r = bname_make(&fs_of(req)->names, dir, name, what, &b);
+	reply_new_entry(req, parent, name, &b, is_dir, r);
+}
+
+static void atr_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode)
+{
+	struct bname_new what = { .kind = BNAME_DIR, .mode = mode };
+
+	make_entry(req, parent, name, &what, true);
 }
 
 static void atr_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, dev_t rdev)
 {
-	struct fs_inode *dir = fs_ino(req, parent);
-	struct bname_creator who;
-	struct bname_new what = { .kind = BNAME_NODE, .who = &who,
-				  .mode = mode, .rdev = rdev };
-	struct bname b;
-	int r;
+	struct bname_new what = { .kind = BNAME_NODE, .mode = mode,
+				  .rdev = rdev };
 
-	if (denied(req, true))
-		return;
-	creator_of(req, dir, &who);
-	r = bname_make(&fs_of(req)->names, dir, name, &what, &b);
-	reply_new_entry(req, parent, name, &b, false, r);
+	make_entry(req, parent, name, &what, false);
 }
 
 static void atr_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			const char *name)
 {
-	struct fs_inode *dir = fs_ino(req, parent);
-	struct bname_creator who;
-	struct bname_new what = { .kind = BNAME_SYMLINK, .who = &who,
-				  .target = link };
-	struct bname b;
-	int r;
+	struct bname_new what = { .kind = BNAME_SYMLINK, .target = link };
 
-	if (denied(req, true))
-		return;
-	creator_of(req, dir, &who);
-	r = bname_make(&fs_of(req)->names, dir, name, &what, &b);
-	reply_new_entry(req, parent, name, &b, false, r);
+	make_entry(req, parent, name, &what, false);
 }
 
 static void atr_readlink(fuse_req_t req, fuse_ino_t ino)
