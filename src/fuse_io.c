@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -49,7 +50,52 @@ static uint64_t init_unique;     /* atomic */
 static int init_offered;         /* atomic */
 static int killpriv_v2;          /* atomic: negotiated */
 
-static int kill_suidgid(uint64_t nodeid)
+/* Whether the process @pid (the request's caller, acting as @gid) is in
+ * group @file_gid: its fs gid or one of its supplementary groups, read
+ * from /proc. Unknown (the caller is gone) counts as not in the group, so
+ * the bit is dropped: the safe side. */
+static bool caller_in_group(uint32_t pid, uint32_t gid, gid_t file_gid)
+{
+	char path[64], line[4096];
+	bool in = false;
+	FILE *f;
+
+	if (gid == file_gid)
+		return true;
+	if (pid == 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!in && fgets(line, sizeof(line), f)) {
+		char *p = line + 7, *end;
+
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (;;) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (g == file_gid) {
+				in = true;
+				break;
+			}
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+	return in;
+}
+
+/* Clear set-id bits as the kernel's setattr_should_drop_suidgid() does for
+ * a caller without CAP_FSETID (the kernel flags only such requests):
+ * set-user-ID always, set-group-ID when group-executable or when the
+ * caller is not in the file's group. */
+static int kill_suidgid(const struct atr_fs *fs, uint64_t nodeid,
+			uint32_t pid, uint32_t gid)
 {
 	struct fs_inode *inode;
 	char path[64];
@@ -66,12 +112,19 @@ static int kill_suidgid(uint64_t nodeid)
 	m = st.st_mode & 07777;
 	if (m & S_ISUID)
 		m &= ~(mode_t)S_ISUID;
-	if ((m & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+	if ((m & S_ISGID) &&
+	    ((m & S_IXGRP) || !caller_in_group(pid, gid, st.st_gid)))
 		m &= ~(mode_t)S_ISGID;
 	if (m == (st.st_mode & 07777))
 		return 0;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", inode->fd);
-	return chmod(path, m) ? -errno : 0;
+	if (chmod(path, m))
+		return -errno;
+	/* The kernel mirrors only its own older rule in its cached mode (a
+	 * set-group-ID without group execute stayed there until the attribute
+	 * timeout): make it ask again. Attributes only, no pages (-1). */
+	fuse_lowlevel_notify_inval_inode(fs->se, nodeid, -1, 0);
+	return 0;
 }
 
 /* The requests whose flags ask for set-id bits to be cleared: the 32-bit
@@ -121,7 +174,7 @@ static void inspect(const struct atr_fs *fs, const uint8_t *buf, size_t n)
 		memcpy(&flags, arg + kill_flags[i].at, sizeof(flags));
 		if (!(flags & kill_flags[i].bit))
 			return;
-		r = kill_suidgid(h->nodeid);
+		r = kill_suidgid(fs, h->nodeid, h->pid, h->gid);
 		if (r)
 			log_warn("inode %llu: set-id bits not cleared: %s",
 				 (unsigned long long)h->nodeid, strerror(-r));

@@ -8,13 +8,17 @@
 # 1. 200 pwrite()s of 4 KiB into one open file make fewer than 20 GETXATTR
 #    requests (at most one per attribute refresh; it was one per write);
 # 2. set-id bits as ext4 clears them: an unprivileged write, truncate or
-#    O_TRUNC open clears set-user-ID and group-executable set-group-ID;
+#    O_TRUNC open clears set-user-ID and group-executable set-group-ID,
+#    and set-group-ID without group execute when the writer is not in the
+#    file's group (by its gid or a supplementary group);
 #    root's keep them (CAP_FSETID); a second write after chmod u+s clears
 #    again (the kernel asks afresh once the mode changed).
 source "$(dirname "$0")/../lib/common.sh"
 command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
 chmod 0711 "$WORK"
 U=(setpriv --reuid=40001 --regid=40001 --clear-groups)
+G=(setpriv --reuid=40001 --regid=0 --clear-groups)            # group root
+S=(setpriv --reuid=40001 --regid=40001 --groups=40002,0)      # root as extra
 
 # mount_debug NAME ARGS...: VOLUME NAME mounted on $WORK/NAME.mnt with -d.
 mount_debug() {
@@ -73,6 +77,16 @@ PY
 		fail "$v: an unprivileged write kept set-id bits"
 	[ "$(mode_after "$v" 2777 "${U[@]}" sh -c "echo x >>'$m/f'")" = 777 ] ||
 		fail "$v: an unprivileged write kept set-group-ID with group execute"
+	# Without group execute, set-group-ID goes only for a non-member
+	# (ext4 since 6.x: setattr_should_drop_sgid()); the file is root's.
+	[ "$(mode_after "$v" 2767 "${U[@]}" sh -c "echo x >>'$m/f'")" = 767 ] ||
+		fail "$v: a write by a non-member of the group kept set-group-ID"
+	[ "$(mode_after "$v" 2767 "${G[@]}" sh -c "echo x >>'$m/f'")" = 2767 ] ||
+		fail "$v: a write by a member of the group cleared set-group-ID"
+	[ "$(mode_after "$v" 2767 "${S[@]}" sh -c "echo x >>'$m/f'")" = 2767 ] ||
+		fail "$v: a write by a supplementary member cleared set-group-ID"
+	[ "$(mode_after "$v" 6767 "${G[@]}" sh -c "echo x >>'$m/f'")" = 2767 ] ||
+		fail "$v: a member's write: set-user-ID kept or set-group-ID cleared"
 	[ "$(mode_after "$v" 6777 "${U[@]}" truncate -s 100 "$m/f")" = 777 ] ||
 		fail "$v: an unprivileged truncate kept set-id bits"
 	[ "$(mode_after "$v" 6777 "${U[@]}" sh -c "echo y >'$m/f'")" = 777 ] ||
