@@ -28,33 +28,44 @@ die() { echo "bench: error: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (drop_caches, FUSE mounts)"
 
-# bench_setup [PACKAGE...]: install (what every bench script needs and the
-# named Debian packages), build, make $WORK and arm the cleanup trap.
-bench_setup() {
-	local p c need=()
-	if [ -z "${BENCH_NO_INSTALL:-}" ]; then
-		for p in fio gocryptfs redis-server redis-tools libfuse3-dev \
-			 fuse3 build-essential pkg-config python3 "$@"; do
-			dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-				grep -q "ok installed" || need+=("$p")
-		done
-		if [ ${#need[@]} -gt 0 ]; then
-			log "installing: ${need[*]}"
-			apt-get update -qq >&2
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				--no-install-recommends "${need[@]}" >&2
-		fi
-	fi
-	for c in fio gocryptfs redis-server redis-benchmark redis-cli \
-		python3 cc setpriv; do
-		command -v "$c" >/dev/null || die "$c not found"
+# bench_install PACKAGE...: apt-get install the named Debian packages that
+# are not installed yet (nothing with BENCH_NO_INSTALL).
+bench_install() {
+	local p need=()
+	[ -z "${BENCH_NO_INSTALL:-}" ] || return 0
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "ok installed" || need+=("$p")
 	done
+	[ ${#need[@]} -gt 0 ] || return 0
+	log "installing: ${need[*]}"
+	apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${need[@]}" >&2
+}
+
+# bench_build: build-plain's atrestfs, unless BENCH_NO_BUILD or
+# BENCH_ATRESTFS; then $ATRESTFS must be there.
+bench_build() {
 	if [ -z "${BENCH_NO_BUILD:-}" ] && [ -z "${BENCH_ATRESTFS:-}" ]; then
 		log "building atrestfs (scripts/build.sh plain)"
 		(cd "$TOP" && bash scripts/build.sh plain) >&2
 	fi
 	[ -x "$ATRESTFS" ] ||
 		die "no $ATRESTFS (build it: scripts/build.sh plain)"
+}
+
+# bench_setup [PACKAGE...]: install (what every bench script needs and the
+# named Debian packages), build, make $WORK and arm the cleanup trap.
+bench_setup() {
+	local c
+	bench_install fio gocryptfs redis-server redis-tools libfuse3-dev \
+		fuse3 build-essential pkg-config python3 "$@"
+	for c in fio gocryptfs redis-server redis-benchmark redis-cli \
+		python3 cc setpriv; do
+		command -v "$c" >/dev/null || die "$c not found"
+	done
+	bench_build
 	id redis >/dev/null 2>&1 ||
 		die "no redis user (the redis-server package makes it)"
 

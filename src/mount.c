@@ -192,14 +192,32 @@ static void audit(const struct volume_config *cfg, const char *vol,
 }
 
 /*
+ * Raise resource limit @p res to @p want, soft and hard, while
+ * CAP_SYS_RESOURCE is still there (sandbox_apply() drops it); without it,
+ * the soft limit to the hard one. A hard limit above @p want is kept.
+ * Failure leaves the limit as it was: the mount works, with less.
+ */
+static void raise_limit(int res, rlim_t want, const char *what)
+{
+	struct rlimit rl, to;
+
+	if (getrlimit(res, &rl))
+		return;
+	to.rlim_cur = to.rlim_max = rl.rlim_max > want ? rl.rlim_max : want;
+	if (to.rlim_cur > rl.rlim_cur && setrlimit(res, &to)) {
+		to.rlim_cur = to.rlim_max = rl.rlim_max;
+		if (setrlimit(res, &to))
+			log_warn("%s limited to %llu: %s", what,
+				 (unsigned long long)rl.rlim_cur, strerror(errno));
+	}
+}
+
+/*
  * Every open file costs the daemon a backing fd and every cached inode an
- * O_PATH fd: take as many as a process may have (fs.nr_open), while
- * CAP_SYS_RESOURCE is still there (sandbox_apply() drops it). Failure
- * leaves the limit as it was: the mount works, with fewer open files.
+ * O_PATH fd: take as many as a process may have (fs.nr_open).
  */
 static void raise_nofile(void)
 {
-	struct rlimit rl, want;
 	unsigned long nr_open = 1024 * 1024;
 	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
 
@@ -208,15 +226,21 @@ static void raise_nofile(void)
 			nr_open = 1024 * 1024;
 		fclose(f);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl))
-		return;
-	want.rlim_cur = want.rlim_max = rl.rlim_max > nr_open ? rl.rlim_max : nr_open;
-	if (want.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &want)) {
-		want.rlim_cur = want.rlim_max = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &want))
-			log_warn("open files limited to %llu: %s",
-				 (unsigned long long)rl.rlim_cur, strerror(errno));
-	}
+	raise_limit(RLIMIT_NOFILE, nr_open, "open files");
+}
+
+/*
+ * Every cached inode of an encrypted volume holds its file's key in a
+ * locked pool slot (src/secmem.c: 128 bytes, 511 to a 64 KiB chunk), and
+ * secmem carries on unlocked when mlock() fails: under the usual 8 MiB
+ * RLIMIT_MEMLOCK (systemd's and the kernel's default) the keys past about
+ * 65,000 files would be swappable. So no limit, as for the descriptors;
+ * what it locks stays bounded by them (one slot per cached inode, each of
+ * which holds a descriptor). Raised before the volume key is taken.
+ */
+static void raise_memlock(void)
+{
+	raise_limit(RLIMIT_MEMLOCK, RLIM_INFINITY, "locked memory");
 }
 
 /*
@@ -508,6 +532,7 @@ static int open_volume(struct mount *m)
 		fprintf(stderr, "atrestfs: %s: %s\n", vol, strerror(errno));
 		return EXIT_SYSTEM;
 	}
+	raise_memlock();
 	rc = unlock_volume(m, root_fd, &keys);
 	if (rc == EXIT_OK && fs_table_new(root_fd, &m->fs.table))
 		rc = EXIT_SYSTEM;
