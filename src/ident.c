@@ -91,15 +91,14 @@ int ident_become(uid_t uid, gid_t gid, struct ident_saved *s)
 
 	s->active = false;
 	/* The caller is the daemon's own user (a root service): nothing to
-	 * switch, and no system call to find that out. */
+	 * switch, and no system call to find that out. Otherwise what is
+	 * restored is the thread's identity, the process's own. */
 	pthread_once(&own_once, own_ids);
 	if (uid == own_uid && gid == own_gid)
 		return 0;
 	memset(s, 0, sizeof(*s));
-	s->fsuid = (uid_t)setfsuid((uid_t)-1);
-	s->fsgid = (gid_t)setfsgid((gid_t)-1);
-	if (uid == s->fsuid && gid == s->fsgid)
-		return 0;
+	s->fsuid = own_uid;
+	s->fsgid = own_gid;
 	/* 1. The caller's group, then user. */
 	r = caps_get(s->caps);
 	if (r)
