@@ -49,6 +49,7 @@ int bname_get(const struct bname_ctx *c, struct fs_inode *dir,
 	b->is_long = false;
 	b->made_long = false;
 	b->made_entry = false;
+	b->fd = -1;
 	if (!c->encrypted) {
 		if (len > NAME_MAX)
 			return -ENAMETOOLONG;
@@ -188,19 +189,14 @@ int bname_plain_path(const struct bname_ctx *c, char *rel, char *out,
 }
 
 int bname_lookup(const struct bname_ctx *c, struct fs_inode *dir,
-		 const char *name, struct bname *b, int *fd, struct stat *st)
+		 const char *name, struct bname *b, struct stat *st)
 {
 	int r = bname_get(c, dir, name, b);
 
 	if (r)
 		return r == -EPERM ? -ENOENT : r;
-	*fd = openat(dir->fd, b->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (*fd < 0)
+	if (fstatat(dir->fd, b->name, st, AT_SYMLINK_NOFOLLOW))
 		return -errno;
-	if (fstatat(*fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) {
-		r = -errno;
-		goto err;
-	}
 	if (b->is_long) {
 		char enc[NAMES_ENC_MAX + 1], where[PATH_MAX];
 
@@ -213,12 +209,25 @@ int bname_lookup(const struct bname_ctx *c, struct fs_inode *dir,
 				 name, log_fd_path(dir->fd, where,
 						   sizeof(where)),
 				 b->name, NAMES_LONG_SUFFIX);
-			r = -EIO;
-			goto err;
+			return -EIO;
 		}
 	}
 	return 0;
-err:
+}
+
+int bname_open(struct fs_inode *dir, const struct bname *b, int *fd,
+	       struct stat *st)
+{
+	int r;
+
+	*fd = openat(dir->fd, b->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	/* The attributes of what was opened: the entry may have been
+	 * replaced since it was found. */
+	if (!fstatat(*fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return 0;
+	r = -errno;
 	close(*fd);
 	*fd = -1;
 	return r;
@@ -403,7 +412,10 @@ static int make_link(const struct bname_ctx *c, struct fs_inode *dir,
 /*
  * Exclusive first, so that we know whether the entry is ours to remove if
  * what follows fails; the kernel only sends create when its lookup found
- * nothing, so an existing file is a race, and the caller opens it.
+ * nothing, so an existing file is a race, and the caller opens it. The
+ * file made stays open for the caller's handle: a new file is opened
+ * without a permission check, whatever its mode, and opening it again
+ * would cost a path walk.
  */
 static int make_file(const struct bname_ctx *c, struct fs_inode *dir,
 		     struct bname *b, const struct bname_new *a)
@@ -416,7 +428,7 @@ static int make_file(const struct bname_ctx *c, struct fs_inode *dir,
 	if (r)
 		return r;
 	fd = openat(dir->fd, b->name,
-		    O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+		    a->flags | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		    mode & 07777);
 	r = fd < 0 ? -errno : 0;
 	ident_restore(&saved);
@@ -424,7 +436,7 @@ static int make_file(const struct bname_ctx *c, struct fs_inode *dir,
 		return 0;
 	if (r)
 		return r;
-	close(fd);
+	b->fd = fd;
 	b->made_entry = true;
 	return 0;
 }

@@ -49,6 +49,9 @@ struct bname {
 	bool is_long;                /* a hashed entry with a .name file */
 	bool made_long;              /* this call wrote the .name file */
 	bool made_entry;             /* this call made the entry */
+	/* BNAME_FILE: the file this call made, open with the flags asked
+	 * for (the caller's to close); -1 otherwise. */
+	int fd;
 };
 
 /**
@@ -96,14 +99,24 @@ int bname_plain_path(const struct bname_ctx *c, char *rel, char *out,
 		     size_t n);
 
 /**
- * Open the entry for @p name in @p dir: an O_PATH | O_NOFOLLOW fd into
- * @p fd and its attributes (as on disk) into @p st. A long entry must have
- * the .name file of this very name.
+ * Find the entry for @p name in @p dir: its backing name into @p b and its
+ * attributes (as on disk) into @p st, without opening it (an inode the
+ * daemon holds already needs no new fd). A long entry must have the .name
+ * file of this very name.
  * @return 0; -ENOENT (a reserved name too); -EIO for a long entry whose
  * .name file is missing or swapped (logged); what bname_get() returns.
  */
 int bname_lookup(const struct bname_ctx *c, struct fs_inode *dir,
-		 const char *name, struct bname *b, int *fd, struct stat *st);
+		 const char *name, struct bname *b, struct stat *st);
+
+/**
+ * Open backing entry @p b of @p dir (from bname_lookup() or bname_make()):
+ * an O_PATH | O_NOFOLLOW fd into @p fd and the attributes of what it opened
+ * into @p st.
+ * @return 0 or a negative errno (-ENOENT when the entry is gone).
+ */
+int bname_open(struct fs_inode *dir, const struct bname *b, int *fd,
+	       struct stat *st);
 
 /**
  * A directory @p inode was just looked up as @p name (backing name @p b)
@@ -128,9 +141,10 @@ struct bname_new {
 		BNAME_NODE,    /* mknod: any node type, mode with its S_IF* */
 		BNAME_SYMLINK, /* to @target, stored as bname_target() */
 		BNAME_LINK,    /* a new name of the inode open at @fd */
-		/* A regular file, exclusively. One that exists already is a
-		 * race with another creator: with @excl that is -EEXIST, else
-		 * it is left as found (0, b->made_entry false) to be opened. */
+		/* A regular file, exclusively, left open with @flags in
+		 * b->fd. One that exists already is a race with another
+		 * creator: with @excl that is -EEXIST, else it is left as
+		 * found (0, b->made_entry false, b->fd -1) to be opened. */
 		BNAME_FILE,
 	} kind;
 	const struct bname_creator *who; /* all but BNAME_LINK */
@@ -139,6 +153,7 @@ struct bname_new {
 	const char *target; /* BNAME_SYMLINK */
 	int fd;             /* BNAME_LINK */
 	bool excl;          /* BNAME_FILE */
+	int flags;          /* BNAME_FILE: open(2) flags of b->fd */
 };
 
 /**

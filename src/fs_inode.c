@@ -87,19 +87,40 @@ struct fs_inode *fs_table_root(struct fs_table *t)
 	return &t->root;
 }
 
+/* The entry for dev/ino, or NULL; the caller holds the table lock. */
+static struct fs_inode *find_locked(struct fs_table *t, dev_t dev, ino_t ino)
+{
+	struct fs_inode *i;
+
+	if (dev == t->root.dev && ino == t->root.ino)
+		return &t->root;
+	for (i = t->bucket[hash(dev, ino)]; i; i = i->hash_next)
+		if (i->dev == dev && i->ino == ino)
+			return i;
+	return NULL;
+}
+
+struct fs_inode *fs_table_find(struct fs_table *t, dev_t dev, ino_t ino)
+{
+	struct fs_inode *i;
+
+	pthread_mutex_lock(&t->mutex);
+	i = find_locked(t, dev, ino);
+	if (i)
+		i->nlookup++;
+	pthread_mutex_unlock(&t->mutex);
+	return i;
+}
+
 struct fs_inode *fs_table_get(struct fs_table *t, int fd, dev_t dev, ino_t ino)
 {
 	size_t h = hash(dev, ino);
 	struct fs_inode *i;
 
 	pthread_mutex_lock(&t->mutex);
-	if (dev == t->root.dev && ino == t->root.ino) {
-		i = &t->root;
+	i = find_locked(t, dev, ino);
+	if (i)
 		goto found;
-	}
-	for (i = t->bucket[h]; i; i = i->hash_next)
-		if (i->dev == dev && i->ino == ino)
-			goto found;
 	i = calloc(1, sizeof(*i));
 	if (i) {
 		inode_init(i, fd, dev, ino);

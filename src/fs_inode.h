@@ -50,6 +50,13 @@ struct fs_inode *fs_table_root(struct fs_table *t);
  */
 struct fs_inode *fs_table_get(struct fs_table *t, int fd, dev_t dev, ino_t ino);
 
+/**
+ * The entry for backing inode @p dev / @p ino if the table has one, with its
+ * lookup count raised; NULL otherwise. An entry holds its inode open, so
+ * the pair cannot name another inode while it is in the table.
+ */
+struct fs_inode *fs_table_find(struct fs_table *t, dev_t dev, ino_t ino);
+
 /** Lower the lookup count by @p n; frees the entry at zero. */
 void fs_table_forget(struct fs_table *t, struct fs_inode *inode, uint64_t n);
 

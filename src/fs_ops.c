@@ -110,11 +110,10 @@ static void fix_attr(struct atr_fs *fs, struct fs_inode *inode,
 	}
 }
 
-static int do_getattr(struct atr_fs *fs, struct fs_inode *inode,
-		      struct stat *st)
+/* What the mount shows of @p inode with backing attributes @p st. */
+static void finish_attr(struct atr_fs *fs, struct fs_inode *inode,
+			struct stat *st)
 {
-	if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
-		return -errno;
 	fix_attr(fs, inode, st);
 	if (inode == fs_table_root(fs->table)) {
 		pthread_mutex_lock(&fs->root_lock);
@@ -123,7 +122,48 @@ static int do_getattr(struct atr_fs *fs, struct fs_inode *inode,
 		st->st_mode = S_IFDIR | fs->root_attr.mode;
 		pthread_mutex_unlock(&fs->root_lock);
 	}
+}
+
+static int do_getattr(struct atr_fs *fs, struct fs_inode *inode,
+		      struct stat *st)
+{
+	if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return -errno;
+	finish_attr(fs, inode, st);
 	return 0;
+}
+
+/*
+ * The reply to a lookup of @p name in @p dir (backing entry @p b): @p inode,
+ * whose lookup count the caller raised, with attributes @p st. A directory
+ * gets its ID checked and cached here.
+ */
+static void fill_entry(struct atr_fs *fs, struct fs_inode *dir,
+		       struct fs_inode *inode, const char *name,
+		       const struct bname *b, struct stat *st,
+		       struct fuse_entry_param *e)
+{
+	if (S_ISDIR(st->st_mode))
+		bname_verify_dir(&fs->names, dir, inode, name, b);
+	fix_attr(fs, inode, st);
+	e->ino = (uintptr_t)inode;
+	e->attr = *st;
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+}
+
+/* The entry for backing entry @p b of @p dir, opened and put in the table
+ * (its lookup count raised). */
+static int open_entry(struct atr_fs *fs, struct fs_inode *dir,
+		      const struct bname *b, struct fs_inode **inode,
+		      struct stat *st)
+{
+	int fd, r = bname_open(dir, b, &fd, st);
+
+	if (r)
+		return r;
+	*inode = fs_table_get(fs->table, fd, st->st_dev, st->st_ino);
+	return *inode ? 0 : -ENOMEM;
 }
 
 static int do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -133,22 +173,21 @@ static int do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_inode *dir = fs_ino(req, parent), *inode;
 	struct bname b;
 	struct stat st;
-	int fd, r;
+	int r;
 
 	memset(e, 0, sizeof(*e));
-	r = bname_lookup(&fs->names, dir, name, &b, &fd, &st);
+	r = bname_lookup(&fs->names, dir, name, &b, &st);
 	if (r)
 		return r;
-	inode = fs_table_get(fs->table, fd, st.st_dev, st.st_ino);
-	if (!inode)
-		return -ENOMEM;
-	if (S_ISDIR(st.st_mode))
-		bname_verify_dir(&fs->names, dir, inode, name, &b);
-	fix_attr(fs, inode, &st);
-	e->ino = (uintptr_t)inode;
-	e->attr = st;
-	e->attr_timeout = fs->timeout;
-	e->entry_timeout = fs->timeout;
+	/* An inode the table holds (the kernel looking a cached entry up
+	 * again, as before an unlink) needs no new fd: one system call. */
+	inode = fs_table_find(fs->table, st.st_dev, st.st_ino);
+	if (!inode) {
+		r = open_entry(fs, dir, &b, &inode, &st);
+		if (r)
+			return r;
+	}
+	fill_entry(fs, dir, inode, name, &b, &st, e);
 	return 0;
 }
 
@@ -276,6 +315,36 @@ static int do_truncate(struct atr_fs *fs, struct fs_inode *inode,
 	return r;
 }
 
+/* utimensat(2) on the inode's own fd: no path walk through /proc. */
+static int set_times(struct fs_inode *inode, const struct timespec tv[2])
+{
+	char path[FS_PROC_FD_LEN];
+
+	if (!utimensat(inode->fd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	/* A kernel whose utimensat(2) lacks AT_EMPTY_PATH. */
+	fs_proc_path(inode->fd, path);
+	return utimensat(AT_FDCWD, path, tv, 0) ? -errno : 0;
+}
+
+/*
+ * Under the writeback cache the kernel keeps a regular file's mtime and
+ * ctime itself and writes them back with a SETATTR of just those two
+ * whenever a name of the file changes: once per unlink, synchronously.
+ * When the file has no name left (@p st: st_nlink 0) and its mtime on disk
+ * is the one sent, the call would only move the backing ctime of an inode
+ * nobody can reach again (the kernel shows its own times for it while it
+ * is open): nothing to do.
+ */
+static bool times_unseen(const struct stat *attr, const struct stat *st)
+{
+	return st->st_nlink == 0 &&
+	       st->st_mtim.tv_sec == attr->st_mtim.tv_sec &&
+	       st->st_mtim.tv_nsec == attr->st_mtim.tv_nsec;
+}
+
 static void atr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			int valid, struct fuse_file_info *fi)
 {
@@ -287,6 +356,17 @@ static void atr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	if (denied(req, true))
 		return;
+	if ((valid & FUSE_SET_ATTR_MTIME) &&
+	    !(valid & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME))) {
+		/* The times write-back: its reply needs this stat anyway. */
+		if (fstatat(inode->fd, "", &st,
+			    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+			goto err_errno;
+		if (times_unseen(attr, &st)) {
+			finish_attr(fs, inode, &st);
+			return (void)fuse_reply_attr(req, &st, fs->timeout);
+		}
+	}
 	fs_proc_path(inode->fd, path);
 	/*
 	 * chown(f, -1, -1) arrives with nothing to set (a regular file under
@@ -337,8 +417,9 @@ static void atr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			tv[1].tv_nsec = UTIME_NOW;
 		else if (valid & FUSE_SET_ATTR_MTIME)
 			tv[1] = attr->st_mtim;
-		if (utimensat(AT_FDCWD, path, tv, 0))
-			goto err_errno;
+		r = set_times(inode, tv);
+		if (r)
+			goto err;
 	}
 	r = do_getattr(fs, inode, &st);
 	if (r)
@@ -379,16 +460,22 @@ static void reply_new_entry(fuse_req_t req, fuse_ino_t parent,
 			    const char *name, const struct bname *b,
 			    bool is_dir, int r)
 {
+	struct atr_fs *fs = fs_of(req);
+	struct fs_inode *dir = fs_ino(req, parent), *inode;
 	struct fuse_entry_param e;
+	struct stat st;
 
+	memset(&e, 0, sizeof(e));
+	/* The backing name is known: no second encryption, no stat by name
+	 * before the open. */
 	if (!r) {
-		r = do_lookup(req, parent, name, &e);
+		r = open_entry(fs, dir, b, &inode, &st);
 		if (r)
-			bname_undo(&fs_of(req)->names, fs_ino(req, parent), b,
-				   is_dir);
+			bname_undo(&fs->names, dir, b, is_dir);
 	}
 	if (r)
 		return (void)fuse_reply_err(req, -r);
+	fill_entry(fs, dir, inode, name, b, &st, &e);
 	fuse_reply_entry(req, &e);
 }
 
@@ -503,19 +590,11 @@ static void atr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 /* ---- files ---- */
 
-static int open_backing(struct atr_fs *fs, struct fs_inode *inode, int flags,
-			struct fuse_file_info *fi)
+/* The flags of a backing fd for a handle opened with @p flags. */
+static int backing_flags(struct atr_fs *fs, int flags)
 {
-	char path[FS_PROC_FD_LEN];
-	struct atr_fh *fh;
-	int fd, r = 0;
-
-	fh = calloc(1, sizeof(*fh));
-	if (!fh)
-		return -ENOMEM;
 	/* With writeback caching the kernel places appends and may read pages
-	 * of a write-only file; without it, encrypted appends are ours. */
-	fh->append = (flags & O_APPEND) && !fs->writeback;
+	 * of a write-only file. */
 	if (fs->writeback) {
 		if ((flags & O_ACCMODE) == O_WRONLY)
 			flags = (flags & ~O_ACCMODE) | O_RDWR;
@@ -528,14 +607,24 @@ static int open_backing(struct atr_fs *fs, struct fs_inode *inode, int flags,
 			flags = (flags & ~O_ACCMODE) | O_RDWR;
 		flags &= ~(O_APPEND | O_TRUNC);
 	}
-	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
-	fs_proc_path(inode->fd, path);
-	fd = open(path, flags | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		free(fh);
-		return r;
+	return flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
+}
+
+/* Make backing fd @p fd (taken over: closed on failure) the handle in
+ * @p fi of @p inode, opened with @p fi->flags. */
+static int attach_handle(struct atr_fs *fs, struct fs_inode *inode, int fd,
+			 struct fuse_file_info *fi)
+{
+	struct atr_fh *fh;
+	int r;
+
+	fh = calloc(1, sizeof(*fh));
+	if (!fh) {
+		close(fd);
+		return -ENOMEM;
 	}
+	/* Without writeback caching, encrypted appends are ours. */
+	fh->append = (fi->flags & O_APPEND) && !fs->writeback;
 	fh->fd = fd;
 	if (fs->encrypted) {
 		r = content_of(fs, inode, fd);
@@ -561,6 +650,19 @@ static int open_backing(struct atr_fs *fs, struct fs_inode *inode, int flags,
 	return 0;
 }
 
+static int open_backing(struct atr_fs *fs, struct fs_inode *inode,
+			struct fuse_file_info *fi)
+{
+	char path[FS_PROC_FD_LEN];
+	int fd;
+
+	fs_proc_path(inode->fd, path);
+	fd = open(path, backing_flags(fs, fi->flags) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return attach_handle(fs, inode, fd, fi);
+}
+
 static void atr_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	bool writes = (fi->flags & O_ACCMODE) != O_RDONLY ||
@@ -569,10 +671,57 @@ static void atr_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (denied(req, writes))
 		return;
-	r = open_backing(fs_of(req), fs_ino(req, ino), fi->flags, fi);
+	r = open_backing(fs_of(req), fs_ino(req, ino), fi);
 	if (r)
 		return (void)fuse_reply_err(req, -r);
 	fuse_reply_open(req, fi);
+}
+
+/*
+ * The entry and handle of file @p b just made in @p dir, open at b->fd
+ * (taken over). The O_PATH fd of the table comes from the name, so it is
+ * checked to be the file made: one replaced in between (only something
+ * writing the backing directory behind the daemon can) is opened as
+ * found, like a file found instead of made.
+ */
+static int handle_made(struct atr_fs *fs, struct fs_inode *dir,
+		       const char *name, struct bname *b,
+		       struct fuse_file_info *fi, struct fuse_entry_param *e)
+{
+	struct fs_inode *inode;
+	struct stat st, made;
+	int fd = b->fd, r;
+
+	b->fd = -1;
+	/* O_DIRECT goes on after the create: a backing file system without
+	 * direct I/O refuses it only once the file exists. */
+	if ((fi->flags & O_DIRECT) &&
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_DIRECT)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	r = open_entry(fs, dir, b, &inode, &st);
+	if (!r && fstat(fd, &made))
+		r = -errno;
+	if (r) {
+		close(fd);
+		return r;
+	}
+	memset(e, 0, sizeof(*e));
+	fill_entry(fs, dir, inode, name, b, &st, e);
+	if (made.st_dev != st.st_dev || made.st_ino != st.st_ino) {
+		log_warn("file '%s' was replaced in the backing directory "
+			 "while it was being created: opening what is there",
+			 name);
+		close(fd);
+		r = open_backing(fs, inode, fi);
+	} else {
+		r = attach_handle(fs, inode, fd, fi);
+	}
+	if (r)
+		fs_table_forget(fs->table, inode, 1);
+	return r;
 }
 
 static void atr_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -583,8 +732,11 @@ static void atr_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	struct bname_creator who;
 	/* A file found instead of made (a race) is opened as it is. */
-	struct bname_new what = { .kind = BNAME_FILE, .who = &who,
-				  .mode = mode, .excl = fi->flags & O_EXCL };
+	struct bname_new what = {
+		.kind = BNAME_FILE, .who = &who, .mode = mode,
+		.excl = fi->flags & O_EXCL,
+		.flags = backing_flags(fs, fi->flags) & ~O_DIRECT
+	};
 	struct bname b;
 	int r;
 
@@ -594,18 +746,22 @@ static void atr_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	r = bname_make(&fs->names, dir, name, &what, &b);
 	if (r)
 		return (void)fuse_reply_err(req, -r);
-	r = do_lookup(req, parent, name, &e);
-	if (r)
-		goto err;
-	r = open_backing(fs, fs_ino(req, e.ino), fi->flags, fi);
-	if (r) {
-		fs_table_forget(fs->table, fs_ino(req, e.ino), 1);
-		goto err;
+	if (b.made_entry) {
+		r = handle_made(fs, dir, name, &b, fi, &e);
+	} else {
+		r = do_lookup(req, parent, name, &e);
+		if (!r) {
+			r = open_backing(fs, fs_ino(req, e.ino), fi);
+			if (r)
+				fs_table_forget(fs->table, fs_ino(req, e.ino),
+						1);
+		}
 	}
-	return (void)fuse_reply_create(req, &e, fi);
-err:
-	bname_undo(&fs->names, dir, &b, false);
-	fuse_reply_err(req, -r);
+	if (r) {
+		bname_undo(&fs->names, dir, &b, false);
+		return (void)fuse_reply_err(req, -r);
+	}
+	fuse_reply_create(req, &e, fi);
 }
 
 static struct atr_fh *fh_of(struct fuse_file_info *fi)

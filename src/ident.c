@@ -20,6 +20,7 @@
 #include "ident.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
@@ -70,16 +71,34 @@ static bool set_fsgid(gid_t gid)
 	return (gid_t)setfsgid((gid_t)-1) == gid;
 }
 
+/* The process's own ids, which a thread has whenever it is not switched:
+ * fsuid and fsgid follow the effective ids, the daemon never changes those,
+ * and ident_restore() always goes back. */
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
+static uid_t own_uid;
+static gid_t own_gid;
+
+static void own_ids(void)
+{
+	own_uid = geteuid();
+	own_gid = getegid();
+}
+
 int ident_become(uid_t uid, gid_t gid, struct ident_saved *s)
 {
 	struct __user_cap_data_struct now[_LINUX_CAPABILITY_U32S_3];
 	int r;
 
-	memset(s, 0, sizeof(*s));
-	s->fsuid = (uid_t)setfsuid((uid_t)-1);
-	s->fsgid = (gid_t)setfsgid((gid_t)-1);
-	if (uid == s->fsuid && gid == s->fsgid)
+	s->active = false;
+	/* The caller is the daemon's own user (a root service): nothing to
+	 * switch, and no system call to find that out. Otherwise what is
+	 * restored is the thread's identity, the process's own. */
+	pthread_once(&own_once, own_ids);
+	if (uid == own_uid && gid == own_gid)
 		return 0;
+	memset(s, 0, sizeof(*s));
+	s->fsuid = own_uid;
+	s->fsgid = own_gid;
 	/* 1. The caller's group, then user. */
 	r = caps_get(s->caps);
 	if (r)

@@ -133,6 +133,12 @@ def step_a1(d):
     mk("A mkdir 0777 umask 0", P, "a_d0777", lambda: os.mkdir(P("a_d0777"), 0o777))
     os.umask(0o022)
     mk("A create 0666 umask 022", P, "a_f0666", lambda: create(P("a_f0666"), 0o666))
+    # Written through the descriptor of the create itself, which a mode
+    # without write permission does not restrict (the daemon keeps the
+    # backing file's create descriptor as the handle).
+    mk("A create 0400 and write", P, "a_f0400",
+       lambda: create(P("a_f0400"), 0o400, b"made read-only"))
+    op("A create 0400 read back", lambda: open(P("a_f0400"), "rb").read().decode())
     mk("A mkdir 0777 umask 022", P, "a_d", lambda: os.mkdir(P("a_d"), 0o777))
     mk("A symlink", P, "a_l", lambda: os.symlink("a_f0620", P("a_l")))
     op("A readlink", lambda: os.readlink(P("a_l")))

@@ -103,11 +103,15 @@ static int lookup(struct fs_inode *dir, const char *name,
 {
 	struct bname b;
 	struct stat st;
-	int fd, r = bname_lookup(&c, dir, name, &b, &fd, &st);
+	int fd, r = bname_lookup(&c, dir, name, &b, &st);
 
 	if (r)
 		return r;
-	*out = fs_table_get(table, fd, st.st_dev, st.st_ino);
+	*out = fs_table_find(table, st.st_dev, st.st_ino);
+	if (!*out) {
+		ck_assert_int_eq(bname_open(dir, &b, &fd, &st), 0);
+		*out = fs_table_get(table, fd, st.st_dev, st.st_ino);
+	}
 	ck_assert_ptr_nonnull(*out);
 	if (S_ISDIR(st.st_mode))
 		bname_verify_dir(&c, dir, *out, name, &b);
@@ -187,8 +191,11 @@ static int mk(struct fs_inode *dir, const char *name, enum bname_kind kind,
 {
 	struct bname_new what = { .kind = kind, .who = &who, .mode = mode,
 				  .excl = true };
+	int r = bname_make(&c, dir, name, &what, b);
 
-	return bname_make(&c, dir, name, &what, b);
+	if (b->fd >= 0)
+		close(b->fd);
+	return r;
 }
 
 static void long_name(char *out, char ch)
@@ -280,6 +287,66 @@ START_TEST(long_names)
 	/* unlink takes the .name file with the entry. */
 	ck_assert_int_eq(bname_unlink(&c, c.root, n1), 0);
 	ck_assert_int_eq(entries(c.root), 1);
+}
+END_TEST
+
+/* A file made stays open for its handle, with the flags asked for even
+ * when its mode would not let them; a file found is not opened; the name
+ * layer finds an entry without opening it, and opens the same entry. */
+START_TEST(file_made_stays_open)
+{
+	struct bname_new what = { .kind = BNAME_FILE, .who = &who,
+				  .mode = 0400, .excl = true,
+				  .flags = O_RDWR };
+	struct fs_inode *root = c.root;
+	struct stat made, found, opened;
+	struct bname b;
+	int fd;
+
+	ck_assert_int_eq(bname_make(&c, root, "f", &what, &b), 0);
+	ck_assert(b.made_entry);
+	ck_assert_int_ge(b.fd, 0);
+	ck_assert_int_eq(fcntl(b.fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	ck_assert_int_eq(write(b.fd, "x", 1), 1);
+	ck_assert_int_eq(fstat(b.fd, &made), 0);
+	ck_assert_uint_eq(made.st_mode & 07777, 0400);
+	close(b.fd);
+	ck_assert_int_eq(bname_lookup(&c, root, "f", &b, &found), 0);
+	ck_assert_uint_eq(found.st_ino, made.st_ino);
+	ck_assert_int_eq(found.st_size, 1);
+	ck_assert_int_eq(bname_open(root, &b, &fd, &opened), 0);
+	ck_assert_uint_eq(opened.st_ino, made.st_ino);
+	ck_assert_int_eq(fcntl(fd, F_GETFL) & O_PATH, O_PATH);
+	close(fd);
+	what.excl = false;
+	ck_assert_int_eq(bname_make(&c, root, "f", &what, &b), 0);
+	ck_assert(!b.made_entry);
+	ck_assert_int_eq(b.fd, -1);
+	ck_assert_int_eq(bname_unlink(&c, root, "f"), 0);
+	ck_assert_int_eq(bname_lookup(&c, root, "f", &b, &found), -ENOENT);
+	ck_assert_int_eq(bname_open(root, &b, &fd, &opened), -ENOENT);
+}
+END_TEST
+
+/* A lookup of an inode the table holds finds its entry and counts it. */
+START_TEST(lookup_finds_held_inode)
+{
+	struct fs_inode *f1, *f2;
+	struct bname b;
+	dev_t dev;
+	ino_t ino;
+
+	ck_assert_int_eq(mk(c.root, "g", BNAME_NODE, S_IFREG | 0600, &b), 0);
+	ck_assert_int_eq(lookup(c.root, "g", &f1), 0);
+	ck_assert_uint_eq(f1->nlookup, 1);
+	ck_assert_int_eq(lookup(c.root, "g", &f2), 0);
+	ck_assert_ptr_eq(f1, f2);
+	ck_assert_uint_eq(f1->nlookup, 2);
+	dev = f1->dev;
+	ino = f1->ino;
+	ck_assert_ptr_null(fs_table_find(table, dev, ino + 1));
+	fs_table_forget(table, f1, 2); /* freed: no longer found */
+	ck_assert_ptr_null(fs_table_find(table, dev, ino));
 }
 END_TEST
 
@@ -530,6 +597,9 @@ int main(void)
 	ADD_FIXTURE_TEST(s, encrypted_round_trip, setup_enc, teardown);
 	ADD_FIXTURE_TEST(s, long_names, setup_enc, teardown);
 	ADD_FIXTURE_TEST(s, failed_create_leaves_nothing, setup_enc, teardown);
+	ADD_FIXTURE_TEST(s, file_made_stays_open, setup_enc, teardown);
+	ADD_FIXTURE_TEST(s, file_made_stays_open, setup_plain, teardown);
+	ADD_FIXTURE_TEST(s, lookup_finds_held_inode, setup_enc, teardown);
 	ADD_FIXTURE_TEST(s, directories_and_rmdir, setup_enc, teardown);
 	ADD_FIXTURE_TEST(s, ids_checked_at_lookup, setup_enc, teardown);
 	ADD_FIXTURE_TEST(s, rename_keeps_binding, setup_enc, teardown);
