@@ -528,7 +528,10 @@ static int open_backing(struct atr_fs *fs, struct fs_inode *inode, int flags,
 			flags = (flags & ~O_ACCMODE) | O_RDWR;
 		flags &= ~(O_APPEND | O_TRUNC);
 	}
-	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
+	/* O_DIRECT is the kernel's business on our side (no page cache, one
+	 * request per call); on the backing file it would demand alignment
+	 * that ciphertext offsets and libfuse's buffers never have (EINVAL). */
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW | O_DIRECT);
 	fs_proc_path(inode->fd, path);
 	fd = open(path, flags | O_CLOEXEC);
 	if (fd < 0) {
