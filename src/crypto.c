@@ -4,13 +4,17 @@
  *
  * Hot path: crypto_gcm_seal()/crypto_gcm_open() run once per 4 KiB block on
  * every FUSE worker thread. Each thread keeps its own pre-initialised cipher
- * contexts (one per direction), so a call is one key/IV init, one update and
- * one final, with no allocation. Every OpenSSL return is checked with != 1.
+ * contexts (one per direction), so a call is one IV init (plus a key
+ * schedule when the key differs from the one the context holds), one update
+ * and one final, with no allocation. A context holds its key schedule in
+ * OpenSSL's ordinary heap, so crypto_forget() erases it when the request
+ * that needed it is done. Every OpenSSL return is checked with != 1.
  */
 #include "crypto.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -19,11 +23,23 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
+#include "secmem.h"
+
 enum { CTX_GCM_ENC, CTX_GCM_DEC, CTX_COUNT };
 
+/*
+ * One thread's GCM contexts. A context is "ready" once the cipher is set on
+ * it, and "keyed" while it holds a key schedule; @key is then a copy of
+ * that key in locked memory, compared (constant time) with the next call's
+ * key so that the blocks of one request are not keyed one by one. Only the
+ * owning thread touches its struct.
+ */
 struct thread_ctx {
 	EVP_CIPHER_CTX *c[CTX_COUNT];
 	int ivlen[CTX_COUNT];
+	bool ready[CTX_COUNT];
+	bool keyed[CTX_COUNT];
+	uint8_t *key[CTX_COUNT]; /* secmem, CRYPTO_KEY_LEN bytes */
 };
 
 static pthread_key_t tctx_key;
@@ -38,8 +54,11 @@ static void thread_ctx_free(void *p)
 {
 	struct thread_ctx *t = p;
 
-	for (int i = 0; i < CTX_COUNT; i++)
+	/* OpenSSL wipes a GCM context's key schedule when it frees it. */
+	for (int i = 0; i < CTX_COUNT; i++) {
 		EVP_CIPHER_CTX_free(t->c[i]);
+		secmem_free(t->key[i]);
+	}
 	OPENSSL_free(t);
 }
 
@@ -53,40 +72,91 @@ static void crypto_init_once(void)
 	wrap192_cipher = EVP_CIPHER_fetch(NULL, "AES-192-WRAP-PAD", NULL);
 }
 
-/* The calling thread's GCM context for one direction, created on first use. */
-static EVP_CIPHER_CTX *gcm_ctx(int which, size_t iv_len)
+static struct thread_ctx *thread_ctx(void)
 {
 	struct thread_ctx *t;
 
 	pthread_once(&tctx_once, crypto_init_once);
-	if (!gcm_cipher)
-		return NULL;
 	t = pthread_getspecific(tctx_key);
-	if (!t) {
-		t = OPENSSL_zalloc(sizeof(*t));
-		if (!t)
-			return NULL;
-		pthread_setspecific(tctx_key, t);
-	}
-	if (!t->c[which]) {
-		t->c[which] = EVP_CIPHER_CTX_new();
-		if (!t->c[which] ||
-		    EVP_CipherInit_ex2(t->c[which], gcm_cipher, NULL, NULL,
-				       which == CTX_GCM_ENC, NULL) != 1)
+	if (t)
+		return t;
+	t = OPENSSL_zalloc(sizeof(*t));
+	if (!t)
+		return NULL;
+	for (int i = 0; i < CTX_COUNT; i++) {
+		t->key[i] = secmem_alloc(CRYPTO_KEY_LEN);
+		t->c[i] = EVP_CIPHER_CTX_new();
+		if (!t->key[i] || !t->c[i])
 			goto fail;
+	}
+	if (pthread_setspecific(tctx_key, t))
+		goto fail;
+	return t;
+fail:
+	thread_ctx_free(t);
+	return NULL;
+}
+
+/*
+ * The calling thread's GCM context for one direction, set up for a new
+ * message under @p key with @p iv. The key schedule is computed only when
+ * the context holds none or another key.
+ */
+static EVP_CIPHER_CTX *gcm_ctx(int which, const uint8_t *key,
+			       const uint8_t *iv, size_t iv_len)
+{
+	struct thread_ctx *t = thread_ctx();
+	EVP_CIPHER_CTX *c;
+	bool same;
+
+	if (!t || !gcm_cipher)
+		return NULL;
+	c = t->c[which];
+	if (!t->ready[which]) {
+		if (EVP_CipherInit_ex2(c, gcm_cipher, NULL, NULL,
+				       which == CTX_GCM_ENC, NULL) != 1)
+			return NULL;
+		t->ready[which] = true;
 		t->ivlen[which] = 12;
 	}
 	if (t->ivlen[which] != (int)iv_len) {
-		if (EVP_CIPHER_CTX_ctrl(t->c[which], EVP_CTRL_GCM_SET_IVLEN,
-					(int)iv_len, NULL) != 1)
-			goto fail;
+		if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len,
+					NULL) != 1)
+			return NULL;
 		t->ivlen[which] = (int)iv_len;
 	}
-	return t->c[which];
-fail:
-	EVP_CIPHER_CTX_free(t->c[which]);
-	t->c[which] = NULL;
-	return NULL;
+	same = t->keyed[which] &&
+	       CRYPTO_memcmp(t->key[which], key, CRYPTO_KEY_LEN) == 0;
+	/* A failed init may leave a half-set key: not "keyed" until done. */
+	t->keyed[which] = false;
+	if (EVP_CipherInit_ex2(c, NULL, same ? NULL : key, iv,
+			       which == CTX_GCM_ENC, NULL) != 1)
+		return NULL;
+	if (!same)
+		memcpy(t->key[which], key, CRYPTO_KEY_LEN);
+	t->keyed[which] = true;
+	return c;
+}
+
+void crypto_forget(void)
+{
+	struct thread_ctx *t;
+
+	pthread_once(&tctx_once, crypto_init_once);
+	t = pthread_getspecific(tctx_key);
+	if (!t)
+		return;
+	for (int i = 0; i < CTX_COUNT; i++) {
+		if (!t->ready[i])
+			continue;
+		/* Resetting frees the provider's context, and OpenSSL's GCM
+		 * wipes it (key schedule, GHASH table, counter blocks) when
+		 * it does; the cipher is set again on the next use. */
+		EVP_CIPHER_CTX_reset(t->c[i]);
+		t->ready[i] = false;
+		t->keyed[i] = false;
+		secmem_wipe(t->key[i], CRYPTO_KEY_LEN);
+	}
 }
 
 int crypto_random(void *buf, size_t n)
@@ -164,10 +234,8 @@ int crypto_gcm_seal(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *iv,
 
 	if (iv_len == 0 || iv_len > 64 || len > INT32_MAX || aad_len > INT32_MAX)
 		return -EINVAL;
-	c = gcm_ctx(CTX_GCM_ENC, iv_len);
+	c = gcm_ctx(CTX_GCM_ENC, key, iv, iv_len);
 	if (!c)
-		return -ENOMEM;
-	if (EVP_EncryptInit_ex2(c, NULL, key, iv, NULL) != 1)
 		return -EIO;
 	if (aad_len && EVP_EncryptUpdate(c, NULL, &l, aad, (int)aad_len) != 1)
 		return -EIO;
@@ -191,10 +259,8 @@ int crypto_gcm_open(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *iv,
 
 	if (iv_len == 0 || iv_len > 64 || len > INT32_MAX || aad_len > INT32_MAX)
 		return -EINVAL;
-	c = gcm_ctx(CTX_GCM_DEC, iv_len);
+	c = gcm_ctx(CTX_GCM_DEC, key, iv, iv_len);
 	if (!c)
-		return -ENOMEM;
-	if (EVP_DecryptInit_ex2(c, NULL, key, iv, NULL) != 1)
 		return -EIO;
 	if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, CRYPTO_TAG_LEN,
 				(void *)tag) != 1)

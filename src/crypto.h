@@ -65,6 +65,16 @@ int crypto_gcm_open(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *iv,
 		    const uint8_t tag[CRYPTO_TAG_LEN]);
 
 /**
+ * Erase the key the calling thread's GCM contexts hold. They keep the last
+ * key's schedule (in OpenSSL's unlocked heap) between calls so that the
+ * blocks of one request share one key setup; whoever runs a batch of
+ * crypto_gcm_seal()/crypto_gcm_open() calls calls this when the batch is
+ * done (the daemon: before each reply, fuse_io.c), so no key outlives the
+ * request that used it. Cheap when nothing is held.
+ */
+void crypto_forget(void);
+
+/**
  * AES-256-SIV (RFC 5297) with one associated-data component per entry of
  * @p ad / @p ad_len (@p n_ad of them). @p len must be at least 1.
  * Output is the ciphertext (same length) and the 16-byte tag (the SIV).

@@ -607,7 +607,10 @@ static int backing_flags(struct atr_fs *fs, int flags)
 			flags = (flags & ~O_ACCMODE) | O_RDWR;
 		flags &= ~(O_APPEND | O_TRUNC);
 	}
-	return flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
+	/* O_DIRECT is the kernel's business on our side (no page cache, one
+	 * request per call); on the backing file it would demand alignment
+	 * that ciphertext offsets and libfuse's buffers never have (EINVAL). */
+	return flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW | O_DIRECT);
 }
 
 /* Make backing fd @p fd (taken over: closed on failure) the handle in
@@ -693,14 +696,6 @@ static int handle_made(struct atr_fs *fs, struct fs_inode *dir,
 	int fd = b->fd, r;
 
 	b->fd = -1;
-	/* O_DIRECT goes on after the create: a backing file system without
-	 * direct I/O refuses it only once the file exists. */
-	if ((fi->flags & O_DIRECT) &&
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_DIRECT)) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
 	r = open_entry(fs, dir, b, &inode, &st);
 	if (!r && fstat(fd, &made))
 		r = -errno;
@@ -735,7 +730,7 @@ static void atr_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct bname_new what = {
 		.kind = BNAME_FILE, .who = &who, .mode = mode,
 		.excl = fi->flags & O_EXCL,
-		.flags = backing_flags(fs, fi->flags) & ~O_DIRECT
+		.flags = backing_flags(fs, fi->flags)
 	};
 	struct bname b;
 	int r;

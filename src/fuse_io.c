@@ -25,6 +25,12 @@
  *
  * The INIT reply is the only reply changed: FUSE_HANDLE_KILLPRIV_V2 is
  * added to its flags when the kernel offered it.
+ *
+ * Every reply leaves through here, written by the worker that handled the
+ * request (fs_ops.c replies once, at the end of each operation), so this
+ * is also where that worker's cipher contexts forget the file key they
+ * used (crypto_forget()): key schedules in OpenSSL's unlocked heap live
+ * for one request, not until the thread next encrypts.
  */
 #include "fuse_io.h"
 
@@ -41,6 +47,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "fs_inode.h"
 #include "log.h"
 
@@ -194,6 +201,7 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	(void)userdata;
+	crypto_forget();
 	if (__atomic_load_n(&init_offered, __ATOMIC_ACQUIRE) && count >= 2 &&
 	    iov[0].iov_len >= sizeof(struct fuse_out_header) &&
 	    iov[1].iov_len >= offsetof(struct fuse_init_out, max_background)) {

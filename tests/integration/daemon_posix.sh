@@ -2,9 +2,10 @@
 # What unmodified software does, on encrypted and plain volumes: 255-byte
 # names, hard links across directories, O_APPEND writers, symlinks, rename
 # over a file, RENAME_NOREPLACE/RENAME_EXCHANGE, chmod/chown/utimens,
-# truncate, fallocate, xattrs, flock and POSIX locks, statfs, fsync, and the
-# bookkeeping files being invisible and untouchable; and the mount's
-# readahead window raised to 1 MiB (one READ per MiB of a sequential read).
+# truncate, fallocate, xattrs, flock and POSIX locks, O_DIRECT, statfs,
+# fsync, and the bookkeeping files being invisible and untouchable; and the
+# mount's readahead window raised to 1 MiB (one READ per MiB of a
+# sequential read).
 source "$(dirname "$0")/../lib/common.sh"
 for kind in encrypted plain; do
 	rm -rf "$WORK/vol" "$WORK/key" "$WORK/mnt"
@@ -121,6 +122,21 @@ try:
 except FileExistsError:
     pass
 fd = os.open(P("r3"), os.O_WRONLY | os.O_TRUNC); os.close(fd); assert os.stat(P("r3")).st_size == 0
+
+# O_DIRECT, as databases use it: page-aligned buffers and offsets, written
+# and read back (also when created with it and across a page-cached view).
+import mmap
+buf = mmap.mmap(-1, 3 * 4096); buf.write(os.urandom(3 * 4096))
+fd = os.open(P("direct"), os.O_CREAT | os.O_RDWR | os.O_DIRECT, 0o644)
+assert os.pwritev(fd, [buf], 4096) == 3 * 4096
+rb = mmap.mmap(-1, 3 * 4096)
+assert os.preadv(fd, [rb], 4096) == 3 * 4096 and rb[:] == buf[:]
+os.close(fd)
+with open(P("direct"), "rb") as f:
+    assert f.read() == b"\0" * 4096 + buf[:]
+fd = os.open(P("direct"), os.O_RDONLY | os.O_DIRECT)
+assert os.preadv(fd, [rb], 0) == 3 * 4096 and rb[:] == b"\0" * 4096 + buf[:2 * 4096]
+os.close(fd)
 
 # statfs, rmdir of a non-empty directory, readdir of many entries.
 sv = os.statvfs(mnt); assert sv.f_blocks > 0 and sv.f_namemax >= 255

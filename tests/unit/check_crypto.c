@@ -21,7 +21,10 @@
  * non-canonical spelling.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "crypto.h"
@@ -649,6 +652,130 @@ START_TEST(memeq_and_random)
 }
 END_TEST
 
+/*
+ * The per-thread GCM contexts keep a key between calls (one key setup per
+ * request, not per block) and crypto_forget() must erase it. AES-NI's key
+ * schedule starts with the key itself, the portable one with the key as
+ * host-order 32-bit words; count both in the process's writable memory.
+ * Read through /proc/self/mem (sanitizer shadow does not matter) into a
+ * mapping of our own that the scan skips, which also holds the patterns,
+ * so the scan never finds its own copies. Mappings over 256 MiB are
+ * sanitizer shadow and reservations, not heaps.
+ */
+static const uint8_t forget_key[32] = {
+	0x5c, 0x17, 0xa9, 0x3e, 0xd2, 0x48, 0x8b, 0xf1, 0x06, 0x6d, 0xc4,
+	0x9a, 0x23, 0xe7, 0x71, 0xb8, 0x4f, 0x90, 0x1c, 0xd5, 0x62, 0xab,
+	0x37, 0xfe, 0x88, 0x0b, 0x5a, 0xc3, 0x14, 0x69, 0xe2, 0x9d,
+};
+
+#define SCAN_CHUNK (1 << 20)
+
+static int key_copies(void)
+{
+	uint8_t *area = mmap(NULL, SCAN_CHUNK + 128, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *pats = area + SCAN_CHUNK, *buf = area;
+	FILE *maps = fopen("/proc/self/maps", "r");
+	int mem = open("/proc/self/mem", O_RDONLY), found = 0;
+	unsigned long lo, hi;
+	char perms[8], line[512];
+
+	ck_assert_ptr_ne(area, MAP_FAILED);
+	ck_assert_ptr_nonnull(maps);
+	ck_assert_int_ge(mem, 0);
+	memcpy(pats, forget_key, 32);
+	for (int i = 0; i < 32; i++) /* the same words, byte-swapped */
+		pats[32 + i] = forget_key[(i & ~3) + 3 - (i & 3)];
+	while (fgets(line, sizeof(line), maps)) {
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 ||
+		    perms[0] != 'r' || perms[1] != 'w' ||
+		    lo == (unsigned long)area || hi - lo > (256UL << 20) ||
+		    strstr(line, "[vvar") || strstr(line, "[vsyscall]"))
+			continue;
+		for (unsigned long off = lo; off < hi;) {
+			size_t n = hi - off < SCAN_CHUNK ? hi - off : SCAN_CHUNK;
+			ssize_t got = pread(mem, buf, n, (off_t)off);
+
+			if (got < 32)
+				break;
+			for (ssize_t j = 0; j + 32 <= got; j++)
+				for (int k = 0; k < 2; k++)
+					found += !memcmp(buf + j, pats + 32 * k, 32);
+			/* Overlap so a copy across the chunk border counts. */
+			off += (unsigned long)got - (got == (ssize_t)n &&
+						      off + n < hi ? 31 : 0);
+		}
+	}
+	fclose(maps);
+	close(mem);
+	secmem_wipe(area, SCAN_CHUNK + 128);
+	munmap(area, SCAN_CHUNK + 128);
+	return found;
+}
+
+START_TEST(gcm_forget_erases_key)
+{
+	uint8_t iv[16] = { 9 }, pt[64] = { 0 }, ct[64], tag[16], out[64];
+
+	ck_assert_int_eq(key_copies(), 0);
+	ck_assert_int_eq(crypto_gcm_seal(forget_key, iv, 16, NULL, 0, pt, 64, ct,
+					 tag), 0);
+	ck_assert_int_eq(crypto_gcm_open(forget_key, iv, 16, NULL, 0, ct, 64, out,
+					 tag), 0);
+	/* Held between calls: the scan can see it (else it proves nothing). */
+	ck_assert_msg(key_copies() >= 2,
+		      "key schedule not found in memory before forgetting: "
+		      "the scan does not know this AES implementation's layout");
+	crypto_forget();
+	ck_assert_int_eq(key_copies(), 0);
+	/* Forgetting twice, or with nothing held, is harmless; the contexts
+	 * are set up again on their next use. */
+	crypto_forget();
+	ck_assert_int_eq(crypto_gcm_open(forget_key, iv, 16, NULL, 0, ct, 64, out,
+					 tag), 0);
+	ck_assert(!memcmp(out, pt, 64));
+	crypto_forget();
+	ck_assert_int_eq(key_copies(), 0);
+}
+END_TEST
+
+/* A context that kept its key must notice a different key in the same
+ * buffer (a truncated file gets a fresh key in place): compare every call's
+ * ciphertext with one from a context set up from scratch. */
+START_TEST(gcm_key_change_in_place)
+{
+	uint8_t key[32] = { 1 }, iv[16] = { 2 }, pt[48], ct[48], ref[48], tag[16],
+		rtag[16];
+
+	memset(pt, 'p', sizeof(pt));
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 3; i++) { /* the same key, kept */
+			iv[0] = (uint8_t)i;
+			ck_assert_int_eq(crypto_gcm_seal(key, iv, 16, NULL, 0, pt,
+							 48, ct, tag), 0);
+			crypto_forget();
+			ck_assert_int_eq(crypto_gcm_seal(key, iv, 16, NULL, 0, pt,
+							 48, ref, rtag), 0);
+			ck_assert(!memcmp(ct, ref, 48) && !memcmp(tag, rtag, 16));
+			ck_assert_int_eq(crypto_gcm_open(key, iv, 16, NULL, 0, ct,
+							 48, ref, tag), 0);
+			ck_assert(!memcmp(ref, pt, 48));
+		}
+		key[round * 8 + 5] ^= 0x10; /* no forget: the context still
+					     * holds the old key */
+		ck_assert_int_eq(crypto_gcm_seal(key, iv, 16, NULL, 0, pt, 48, ct,
+						 tag), 0);
+		crypto_forget();
+		ck_assert_int_eq(crypto_gcm_seal(key, iv, 16, NULL, 0, pt, 48, ref,
+						 rtag), 0);
+		ck_assert_msg(!memcmp(ct, ref, 48) && !memcmp(tag, rtag, 16),
+			      "old key used after an in-place change (round %d)",
+			      round);
+	}
+	crypto_forget();
+}
+END_TEST
+
 START_TEST(secmem_zeroed_and_wiped)
 {
 	uint8_t *p = secmem_alloc(100), *q;
@@ -691,6 +818,8 @@ int main(void)
 	LOOP(siv256_wycheproof, N(siv_vecs));
 	LOOP(keywrap_known_answers, N(wrap_vecs));
 	ADD_TEST(s, gcm_tamper_gives_ebadmsg);
+	ADD_TEST(s, gcm_forget_erases_key);
+	ADD_TEST(s, gcm_key_change_in_place);
 	ADD_TEST(s, hkdf_output_lengths);
 	ADD_TEST(s, hmac_sha256_known_answers);
 	ADD_TEST(s, siv_rfc5297_a1);
