@@ -15,9 +15,14 @@
  * since the last fsync persist as an ordered prefix, the one in flight as
  * any subset of its sectors): first the commit record turns "dirty", then
  * space is reserved (so ENOSPC/EFBIG come before anything changed), then
- * each existing block goes to a journal slot before it is overwritten in
- * place, and new blocks go last. Everything that can fail on bad data
- * (reading a partial block) happens before the first write.
+ * each run of existing blocks goes to a journal slot before it is
+ * overwritten in place, and new blocks go last. Everything that can fail on
+ * bad data (reading a partial block) happens before the first write.
+ *
+ * A journal record holds one block in format 2 and a run of up to 256 in
+ * format 3, so a 1 MiB overwrite is two pwrites instead of 512; each
+ * journalled block opens on its own (its own GCM tag and associated data),
+ * so a torn record loses only blocks whose in-place write had not begun.
  */
 #include "content.h"
 
@@ -43,6 +48,12 @@
 struct content_ctx {
 	uint8_t *key;  /* secmem, 32 bytes: content subkey */
 	uint8_t *xkey; /* secmem, 32 bytes: xattr subkey */
+	/* The volume's layout, fixed by its format (content.h). */
+	int format;      /* 2 or 3; also the version in each file header */
+	uint32_t jmax;   /* blocks per journal record */
+	off_t jslot;     /* one journal slot: 32 + jmax * 4128 */
+	off_t hlen;      /* where block 0 starts */
+	off_t max_size;  /* largest plaintext size */
 };
 
 struct content_file {
@@ -58,7 +69,7 @@ struct content_file {
 	uint8_t craw[2][CONTENT_COMMIT_LEN]; /* both slots as on disk */
 	uint64_t jseq;     /* last journal record written or found */
 	uint64_t cjseq;    /* journal seq in the last commit record */
-	bool jready[2];    /* journal slot space reserved this session */
+	off_t jres;        /* bytes reserved this session in each journal slot */
 	bool damaged;      /* every access gives EIO */
 	bool may_have_holes; /* below csize, past the header; false when known */
 	off_t blksize;       /* the backing file system's allocation unit */
@@ -67,7 +78,7 @@ struct content_file {
 
 /* ---- sizes ---- */
 
-off_t content_plain_size(off_t csize)
+off_t content_plain_size(const struct content_ctx *ctx, off_t csize)
 {
 	off_t body, rem;
 
@@ -75,9 +86,9 @@ off_t content_plain_size(off_t csize)
 		return 0;
 	if (csize < CONTENT_EMPTY_LEN)
 		return -EIO;
-	if (csize <= CONTENT_HEADER_LEN)
+	if (csize <= ctx->hlen)
 		return 0; /* header and commits, maybe journal: no content */
-	body = csize - CONTENT_HEADER_LEN;
+	body = csize - ctx->hlen;
 	rem = body % CONTENT_CBLOCK;
 	if (rem && rem <= CONTENT_OVERHEAD)
 		return -EIO; /* a block cannot be empty: cut short */
@@ -85,48 +96,61 @@ off_t content_plain_size(off_t csize)
 	       (rem ? rem - CONTENT_OVERHEAD : 0);
 }
 
-off_t content_cipher_size(off_t psize)
+off_t content_cipher_size(const struct content_ctx *ctx, off_t psize)
 {
 	off_t rem = psize % CONTENT_BLOCK;
 
 	if (psize == 0)
 		return 0;
-	return CONTENT_HEADER_LEN + psize / CONTENT_BLOCK * CONTENT_CBLOCK +
+	return ctx->hlen + psize / CONTENT_BLOCK * CONTENT_CBLOCK +
 	       (rem ? rem + CONTENT_OVERHEAD : 0);
+}
+
+off_t content_max_size(const struct content_ctx *ctx)
+{
+	return ctx->max_size;
 }
 
 off_t content_size(const struct content_file *f)
 {
-	return content_plain_size(f->csize);
+	return content_plain_size(f->ctx, f->csize);
 }
 
 /* Backing size of a file with a header and @p psize plaintext bytes. */
-static off_t csize_with_header(off_t psize)
+static off_t csize_with_header(const struct content_file *f, off_t psize)
 {
-	return psize ? content_cipher_size(psize) : CONTENT_EMPTY_LEN;
+	return psize ? content_cipher_size(f->ctx, psize) : CONTENT_EMPTY_LEN;
 }
 
-off_t content_stat_size(off_t csize)
+off_t content_stat_size(const struct content_ctx *ctx, off_t csize)
 {
-	off_t p = content_plain_size(csize);
+	off_t p = content_plain_size(ctx, csize);
 
 	if (p >= 0)
 		return p;
 	/* Cut short: report the whole blocks. */
-	return csize > CONTENT_HEADER_LEN ? (csize - CONTENT_HEADER_LEN) /
-						    CONTENT_CBLOCK * CONTENT_BLOCK
-					  : 0;
+	return csize > ctx->hlen ? (csize - ctx->hlen) / CONTENT_CBLOCK *
+					   CONTENT_BLOCK
+				 : 0;
 }
 
 /* ---- contexts ---- */
 
 int content_ctx_new(const uint8_t key[32], const uint8_t xattr_key[32],
-		    struct content_ctx **out)
+		    int format, struct content_ctx **out)
 {
-	struct content_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct content_ctx *ctx;
 
+	if (format < CONTENT_FORMAT_MIN || format > CONTENT_FORMAT_MAX)
+		return -EINVAL;
+	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return -ENOMEM;
+	ctx->format = format;
+	ctx->jmax = CONTENT_JOURNAL_BLOCKS(format);
+	ctx->jslot = CONTENT_JOURNAL_SLOT(format);
+	ctx->hlen = CONTENT_HEADER_LEN(format);
+	ctx->max_size = (INT64_MAX - ctx->hlen) / CONTENT_CBLOCK * CONTENT_BLOCK;
 	ctx->key = secmem_alloc(32);
 	ctx->xkey = secmem_alloc(32);
 	if (!ctx->key || !ctx->xkey) {
@@ -268,9 +292,9 @@ static int seal_block(const struct content_file *f, uint64_t b,
 			       c + CRYPTO_NONCE_LEN + plen);
 }
 
-static off_t block_off(uint64_t b)
+static off_t block_off(const struct content_file *f, uint64_t b)
 {
-	return CONTENT_HEADER_LEN + (off_t)b * CONTENT_CBLOCK;
+	return f->ctx->hlen + (off_t)b * CONTENT_CBLOCK;
 }
 
 /* Read and decrypt one whole stored block into @p plain (4096 bytes). */
@@ -278,7 +302,7 @@ static ssize_t read_block(struct content_file *f, int fd, uint64_t b,
 			  uint8_t *plain)
 {
 	uint8_t c[CONTENT_CBLOCK];
-	off_t start = block_off(b);
+	off_t start = block_off(f, b);
 	size_t want;
 	ssize_t n;
 
@@ -368,7 +392,7 @@ static int commit_parse(const struct content_file *f, int slot,
 	uint64_t sq = get_u64(rec), sz = get_u64(rec + 8);
 	uint32_t fl = get_u32(rec + 16);
 
-	if (sq == 0 || sq % 2 != (uint64_t)slot || sz > (uint64_t)CONTENT_MAX_SIZE ||
+	if (sq == 0 || sq % 2 != (uint64_t)slot || sz > (uint64_t)f->ctx->max_size ||
 	    (fl & ~COMMIT_DIRTY) || !all_zero(rec + 28, 4))
 		return 0;
 	if (commit_mac(f, rec, mac) || !crypto_memeq(mac, rec + 32, sizeof(mac)))
@@ -429,14 +453,14 @@ int content_commit(struct content_file *f, int fd)
 
 	/* Sparse no more (a gap filled since)? Then writes inside the file
 	 * need no space reserved again. */
-	if (f->may_have_holes && f->csize > CONTENT_HEADER_LEN &&
-	    lseek(fd, CONTENT_HEADER_LEN, SEEK_HOLE) >= f->csize)
+	if (f->may_have_holes && f->csize > f->ctx->hlen &&
+	    lseek(fd, f->ctx->hlen, SEEK_HOLE) >= f->csize)
 		f->may_have_holes = false;
 	/* Overwrites that kept the size left only journal records, which
 	 * carry their own authentication: nothing to commit for them. */
 	if (!f->has_header || !f->dirty || f->damaged)
 		return 0;
-	r = commit_write(f, fd, content_plain_size(f->csize), false);
+	r = commit_write(f, fd, content_size(f), false);
 	/* fsync is allowed on a read-only descriptor; the record is ours to
 	 * write anyway. */
 	if (r == -EBADF) {
@@ -444,7 +468,7 @@ int content_commit(struct content_file *f, int fd)
 
 		if (wfd < 0)
 			return -errno;
-		r = commit_write(f, wfd, content_plain_size(f->csize), false);
+		r = commit_write(f, wfd, content_size(f), false);
 		close(wfd);
 	}
 	return r;
@@ -467,7 +491,7 @@ static int new_file_id(struct content_file *f)
 /* The header of an empty file: its ID and a commit record (size 0). */
 static int create_header(struct content_file *f, int fd, bool dirty)
 {
-	uint8_t h[CONTENT_EMPTY_LEN] = { 0, CONTENT_VERSION };
+	uint8_t h[CONTENT_EMPTY_LEN] = { 0, (uint8_t)f->ctx->format };
 	int r;
 
 	memcpy(h + 2, f->id, sizeof(f->id));
@@ -498,7 +522,7 @@ static int create_header(struct content_file *f, int fd, bool dirty)
 	f->csize = CONTENT_EMPTY_LEN;
 	f->jseq = 0;
 	f->cjseq = 0;
-	f->jready[0] = f->jready[1] = false;
+	f->jres = 0;
 	return 0;
 }
 
@@ -523,97 +547,186 @@ int content_file_id(struct content_file *f, int fd,
 /* ---- journal ---- */
 
 /*
- * Journal record, in slot seq % 2: u64 seq || u64 block || u32 stored
- * length || 12 zero bytes || the stored block exactly as it then goes in
- * place. Its own GCM tag (AAD = file ID || block) authenticates it.
+ * Journal record, in slot seq % 2: u64 seq || u64 first block || u32
+ * stored length of the last block || u32 block count (format 3: 1 .. K;
+ * format 2: zero, one block) || 8 zero bytes || the stored blocks exactly
+ * as they then go in place, back to back, all but the last full (4128
+ * bytes). Each block's own GCM tag (AAD = file ID || its block number)
+ * authenticates it, so a torn record still yields the blocks it got whole.
+ *
+ * @p c holds the @p n stored blocks (@p clen bytes) and has
+ * CONTENT_JOURNAL_HDR writable bytes in front of it: the header goes there
+ * for the time of the write, so that the record is one pwrite without a
+ * copy of the blocks, and those bytes are put back afterwards.
  */
 static int journal_write(struct content_file *f, int fd, uint64_t b,
-			 const uint8_t *c, size_t clen)
+			 uint32_t n, uint8_t *c, size_t clen)
 {
-	uint8_t *rec = scratch_get(SCRATCH_JOURNAL, CONTENT_JOURNAL_SLOT);
+	uint8_t save[CONTENT_JOURNAL_HDR], *rec = c - CONTENT_JOURNAL_HDR;
 	uint64_t seq = f->jseq + 1;
-	int slot = (int)(seq % 2);
-	off_t at = CONTENT_JOURNAL_OFF + (off_t)slot * CONTENT_JOURNAL_SLOT;
+	off_t at = CONTENT_JOURNAL_OFF + (off_t)(seq % 2) * f->ctx->jslot;
+	int r;
 
-	if (!rec)
-		return -ENOMEM;
+	memcpy(save, rec, sizeof(save));
 	memset(rec, 0, CONTENT_JOURNAL_HDR);
 	put_u64(rec, seq);
 	put_u64(rec + 8, b);
-	put_u32(rec + 16, (uint32_t)clen);
-	memcpy(rec + CONTENT_JOURNAL_HDR, c, clen);
+	put_u32(rec + 16, (uint32_t)(clen - (size_t)(n - 1) * CONTENT_CBLOCK));
+	if (f->ctx->format >= 3)
+		put_u32(rec + 20, n);
 	f->jseq = seq;
-	return pwrite_all(fd, rec, CONTENT_JOURNAL_HDR + clen, at);
+	r = pwrite_all(fd, rec, CONTENT_JOURNAL_HDR + clen, at);
+	memcpy(rec, save, sizeof(save));
+	return r;
 }
 
-/* Reserve both journal slots once per session, before the first use. */
-static int journal_reserve(struct content_file *f, int fd)
+/*
+ * Reserve room for records of @p n blocks in both slots (records alternate
+ * between them), before the first byte of an operation is written. Each
+ * slot is reserved only as far as it is used: a file whose overwrites are
+ * small keeps the rest of a format-3 slot (1 MiB) a hole.
+ */
+static int journal_reserve(struct content_file *f, int fd, uint32_t n)
 {
-	if (f->jready[0])
+	off_t need = CONTENT_JOURNAL_HDR + (off_t)n * CONTENT_CBLOCK;
+
+	if (need <= f->jres)
 		return 0;
-	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, CONTENT_JOURNAL_OFF,
-		      2 * CONTENT_JOURNAL_SLOT) && errno != EOPNOTSUPP)
-		return -errno;
-	f->jready[0] = f->jready[1] = true;
+	for (int s = 0; s < 2; s++)
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE,
+			      CONTENT_JOURNAL_OFF + (off_t)s * f->ctx->jslot,
+			      need) &&
+		    errno != EOPNOTSUPP)
+			return -errno;
+	f->jres = need;
 	return 0;
 }
 
 struct jrec {
-	bool valid;
-	uint64_t seq, block;
-	size_t clen;
-	uint8_t c[CONTENT_CBLOCK];
+	bool valid;        /* header in range, newer than the last commit */
+	uint64_t seq, block; /* block: the first of the run */
+	uint32_t n;        /* blocks in the run */
+	size_t last;       /* stored length of the last block */
+	uint8_t *c;        /* the n stored blocks (malloc) */
+	uint8_t ok[CONTENT_JOURNAL_MAX]; /* per block: opens under its AAD */
 };
 
-/* Read both journal slots; a record is valid only if its block opens. */
+/* One journalled block: its stored bytes and length, and its record. */
+struct jblk {
+	uint64_t block;
+	const uint8_t *c;
+	size_t clen;
+	uint64_t seq;
+};
+
+static size_t jrec_len(const struct jrec *r, uint32_t i)
+{
+	return i + 1 == r->n ? r->last : CONTENT_CBLOCK;
+}
+
+static void journal_free(struct jrec j[2])
+{
+	for (int s = 0; s < 2; s++) {
+		if (j[s].c) {
+			secmem_wipe(j[s].c, (size_t)(j[s].n - 1) * CONTENT_CBLOCK +
+						    j[s].last);
+			free(j[s].c);
+		}
+		j[s].c = NULL;
+	}
+}
+
+/*
+ * Read both journal slots. The header is read first: a record at or below
+ * the commit's journal seq is history and its blocks are not read (an open
+ * reads the bulk of a format-3 slot only after a crash or after overwrites
+ * since the last commit). A block counts only if it opens under its own
+ * associated data; an all-zero block is never a journalled one (a slot's
+ * unwritten hole, or a torn record's missing part).
+ */
 static int journal_load(struct content_file *f, int fd, struct jrec j[2])
 {
-	uint8_t *raw = scratch_get(SCRATCH_JOURNAL, CONTENT_JOURNAL_SLOT);
-	uint8_t plain[CONTENT_BLOCK];
+	uint8_t hdr[CONTENT_JOURNAL_HDR], plain[CONTENT_BLOCK];
+	uint64_t maxb = (uint64_t)f->ctx->max_size / CONTENT_BLOCK;
+	int r = 0;
 
-	if (!raw)
-		return -ENOMEM;
+	memset(j, 0, 2 * sizeof(*j));
 	for (int s = 0; s < 2; s++) {
-		off_t at = CONTENT_JOURNAL_OFF + (off_t)s * CONTENT_JOURNAL_SLOT;
-		ssize_t n = pread(fd, raw, CONTENT_JOURNAL_SLOT, at);
-		uint64_t seq;
-		uint32_t clen;
+		off_t at = CONTENT_JOURNAL_OFF + (off_t)s * f->ctx->jslot;
+		ssize_t n = pread(fd, hdr, sizeof(hdr), at);
+		uint64_t seq, b;
+		uint32_t last, cnt;
+		size_t len;
 
-		j[s].valid = false;
 		if (n < 0)
 			return -errno;
 		if (n < CONTENT_JOURNAL_HDR)
 			continue;
-		seq = get_u64(raw);
-		clen = get_u32(raw + 16);
-		if (seq == 0 || seq % 2 != (uint64_t)s || clen <= CONTENT_OVERHEAD ||
-		    clen > CONTENT_CBLOCK || !all_zero(raw + 20, 12) ||
-		    (size_t)n < CONTENT_JOURNAL_HDR + clen)
+		seq = get_u64(hdr);
+		b = get_u64(hdr + 8);
+		last = get_u32(hdr + 16);
+		cnt = get_u32(hdr + 20);
+		if (f->ctx->format < 3) {
+			if (cnt != 0)
+				continue; /* format 2 has one block, count 0 */
+			cnt = 1;
+		}
+		if (seq == 0 || seq % 2 != (uint64_t)s || last <= CONTENT_OVERHEAD ||
+		    last > CONTENT_CBLOCK || cnt == 0 || cnt > f->ctx->jmax ||
+		    !all_zero(hdr + 24, 8) || b > maxb || cnt > maxb - b)
 			continue;
+		len = (size_t)(cnt - 1) * CONTENT_CBLOCK + last;
+		if (at + CONTENT_JOURNAL_HDR + (off_t)len > f->csize)
+			continue; /* cut short */
 		if (seq > f->jseq)
 			f->jseq = seq;
 		if (seq <= f->cjseq)
 			continue; /* before the last commit record: history */
+		j[s].c = malloc(len);
+		if (!j[s].c)
+			return -ENOMEM;
+		j[s].n = cnt;
+		j[s].last = last;
+		n = pread(fd, j[s].c, len, at + CONTENT_JOURNAL_HDR);
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if ((size_t)n != len)
+			continue;
 		j[s].seq = seq;
-		j[s].block = get_u64(raw + 8);
-		j[s].clen = clen;
-		memcpy(j[s].c, raw + CONTENT_JOURNAL_HDR, clen);
-		if (open_block_q(f, j[s].block, j[s].c, clen, plain, true) >= 0)
-			j[s].valid = true;
+		j[s].block = b;
+		j[s].valid = true;
+		for (uint32_t i = 0; i < cnt; i++) {
+			const uint8_t *c = j[s].c + (size_t)i * CONTENT_CBLOCK;
+			size_t clen = jrec_len(&j[s], i);
+
+			j[s].ok[i] = !all_zero(c, clen) &&
+				     open_block_q(f, b + i, c, clen, plain, true) >= 0;
+		}
 	}
 	secmem_wipe(plain, sizeof(plain));
-	return 0;
+	return r;
 }
 
-/* The newest valid journal record of block @p b, or NULL. */
-static const struct jrec *journal_find(const struct jrec j[2], uint64_t b)
+/* The newest journalled copy of block @p b that opens: 1 (in @p out) or 0. */
+static int journal_find(const struct jrec j[2], uint64_t b, struct jblk *out)
 {
-	const struct jrec *best = NULL;
+	int found = 0;
 
-	for (int s = 0; s < 2; s++)
-		if (j[s].valid && j[s].block == b && (!best || j[s].seq > best->seq))
-			best = &j[s];
-	return best;
+	for (int s = 0; s < 2; s++) {
+		uint64_t i = b - j[s].block;
+
+		if (!j[s].valid || b < j[s].block || i >= j[s].n || !j[s].ok[i] ||
+		    (found && j[s].seq < out->seq))
+			continue;
+		out->block = b;
+		out->c = j[s].c + i * CONTENT_CBLOCK;
+		out->clen = jrec_len(&j[s], (uint32_t)i);
+		out->seq = j[s].seq;
+		found = 1;
+	}
+	return found;
 }
 
 /* ---- opening and recovery ---- */
@@ -628,7 +741,7 @@ static bool block_valid_at(struct content_file *f, int fd, uint64_t b,
 
 	if (clen <= CONTENT_OVERHEAD || clen > CONTENT_CBLOCK)
 		return false;
-	n = pread(fd, c, clen, block_off(b));
+	n = pread(fd, c, clen, block_off(f, b));
 	if (n != (ssize_t)clen)
 		return false;
 	if (all_zero(c, clen))
@@ -641,9 +754,17 @@ static bool block_valid_at(struct content_file *f, int fd, uint64_t b,
 struct recovery {
 	off_t size;        /* consistent plaintext size */
 	int nfix;          /* journalled blocks to put back in place */
-	const struct jrec *fix[2];
+	struct jblk fix[2 * CONTENT_JOURNAL_MAX];
 	bool damaged;      /* committed bytes missing: never cut */
 };
+
+static void recover_add(struct recovery *rc, const struct jblk *jb)
+{
+	/* At most one fix per journalled block, and both records hold at
+	 * most 2 K blocks. */
+	if (rc->nfix < (int)(sizeof(rc->fix) / sizeof(rc->fix[0])))
+		rc->fix[rc->nfix++] = *jb;
+}
 
 /*
  * Find the last consistent state of a dirty file: journalled blocks whose
@@ -657,25 +778,31 @@ static void recover_scan(struct content_file *f, int fd, const struct jrec j[2],
 {
 	off_t c = f->csize, S = f->committed;
 	uint64_t k0 = (uint64_t)S / CONTENT_BLOCK, b;
+	struct jblk jb;
 
-	memset(rc, 0, sizeof(*rc));
+	rc->size = 0;
+	rc->nfix = 0;
+	rc->damaged = false;
 	/* 1. Journalled blocks inside the committed region (full blocks). */
 	for (int s = 0; s < 2; s++) {
-		if (!j[s].valid || j[s].block >= k0 || journal_find(j, j[s].block) != &j[s])
-			continue;
-		if (block_valid_at(f, fd, j[s].block, CONTENT_CBLOCK, false))
-			continue;
-		if (j[s].clen != CONTENT_CBLOCK) {
-			rc->damaged = true;
-			return;
+		for (uint32_t i = 0; j[s].valid && i < j[s].n; i++) {
+			b = j[s].block + i;
+			if (b >= k0 || !journal_find(j, b, &jb) || jb.seq != j[s].seq)
+				continue;
+			if (block_valid_at(f, fd, b, CONTENT_CBLOCK, false))
+				continue;
+			if (jb.clen != CONTENT_CBLOCK) {
+				rc->damaged = true;
+				return;
+			}
+			recover_add(rc, &jb);
 		}
-		rc->fix[rc->nfix++] = &j[s];
 	}
 	/* 2. The tail, from the block holding the committed size. */
 	for (b = k0;; b++) {
-		off_t at = block_off(b);
+		off_t at = block_off(f, b);
 		size_t avail = at < c ? (size_t)(c - at < CONTENT_CBLOCK ? c - at : CONTENT_CBLOCK) : 0;
-		const struct jrec *jr = journal_find(j, b);
+		bool jr = journal_find(j, b, &jb);
 		size_t plen;
 
 		if (avail > CONTENT_OVERHEAD && block_valid_at(f, fd, b, avail, false)) {
@@ -687,9 +814,8 @@ static void recover_scan(struct content_file *f, int fd, const struct jrec j[2],
 			/* The committed version (a hole too: sparse files). */
 			plen = (size_t)(S % CONTENT_BLOCK);
 		} else if (jr && at < c) {
-			plen = jr->clen - CONTENT_OVERHEAD;
-			if (rc->nfix < 2)
-				rc->fix[rc->nfix++] = jr;
+			plen = jb.clen - CONTENT_OVERHEAD;
+			recover_add(rc, &jb);
 		} else {
 			rc->size = (off_t)b * CONTENT_BLOCK;
 			break;
@@ -705,12 +831,12 @@ static void recover_scan(struct content_file *f, int fd, const struct jrec j[2],
 /* Apply a recovery: journalled blocks back in place, the tail cut. */
 static int recover_apply(struct content_file *f, int fd, const struct recovery *rc)
 {
-	off_t want = csize_with_header(rc->size);
+	off_t want = csize_with_header(f, rc->size);
 	int r;
 
 	for (int i = 0; i < rc->nfix; i++) {
-		r = pwrite_all(fd, rc->fix[i]->c, rc->fix[i]->clen,
-			       block_off(rc->fix[i]->block));
+		r = pwrite_all(fd, rc->fix[i].c, rc->fix[i].clen,
+			       block_off(f, rc->fix[i].block));
 		if (r)
 			return r;
 	}
@@ -738,8 +864,13 @@ static int load_file(struct content_file *f, int fd, bool repair,
 	uint32_t flags[2] = { 0, 0 };
 	uint64_t jseq[2] = { 0, 0 };
 	int valid[2], w, r = 0;
-	struct jrec *j = NULL;
-	struct recovery rc;
+	/* The journal records and the fixes found (up to 2 K blocks each). */
+	struct load_state {
+		struct jrec j[2];
+		struct recovery rc;
+	} *ls = NULL;
+	struct jrec *j;
+	struct recovery *rc;
 
 	if (fstat(fd, &st))
 		return -errno;
@@ -776,7 +907,7 @@ static int load_file(struct content_file *f, int fd, bool repair,
 		out->backing_after = 0;
 		return 1;
 	}
-	if (n < 2 + CONTENT_FILE_ID_LEN || h[0] != 0 || h[1] != CONTENT_VERSION) {
+	if (n < 2 + CONTENT_FILE_ID_LEN || h[0] != 0 || h[1] != f->ctx->format) {
 		out->bad_header = true;
 		log_warn("file header of inode %llu is cut short or has an "
 			 "unknown version (%u)", (unsigned long long)st.st_ino,
@@ -810,13 +941,15 @@ static int load_file(struct content_file *f, int fd, bool repair,
 	f->jseq = f->cjseq = jseq[w];
 	/* Holes in the blocks (sparse files) need space reserved before they
 	 * are written; one look per open says whether there are any. */
-	f->may_have_holes = st.st_size > CONTENT_HEADER_LEN &&
-			    lseek(fd, CONTENT_HEADER_LEN, SEEK_HOLE) < st.st_size;
+	f->may_have_holes = st.st_size > f->ctx->hlen &&
+			    lseek(fd, f->ctx->hlen, SEEK_HOLE) < st.st_size;
 	out->committed_size = f->committed;
 	out->dirty = f->dirty;
-	j = malloc(2 * sizeof(*j));
-	if (!j)
+	ls = calloc(1, sizeof(*ls));
+	if (!ls)
 		return -ENOMEM;
+	j = ls->j;
+	rc = &ls->rc;
 	r = journal_load(f, fd, j);
 	if (r)
 		goto out;
@@ -824,23 +957,27 @@ static int load_file(struct content_file *f, int fd, bool repair,
 		/* Clean: the size is the committed one; overwrites since the
 		 * record (same size) may have left a block torn, which its
 		 * journal record puts back. */
-		off_t p = content_plain_size(st.st_size);
+		off_t p = content_plain_size(f->ctx, st.st_size);
 
-		memset(&rc, 0, sizeof(rc));
-		rc.size = p;
-		for (int s = 0; s < 2 && p > 0; s++) {
-			uint64_t nb = (uint64_t)(p + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
-			off_t at = block_off(j[s].block);
-			size_t len;
+		uint64_t nb = p > 0 ? (uint64_t)(p + CONTENT_BLOCK - 1) / CONTENT_BLOCK : 0;
+		struct jblk jb;
 
-			if (!j[s].valid || j[s].block >= nb ||
-			    journal_find(j, j[s].block) != &j[s])
-				continue;
-			len = (size_t)(st.st_size - at < CONTENT_CBLOCK ? st.st_size - at
-									: CONTENT_CBLOCK);
-			if (j[s].clen != len || block_valid_at(f, fd, j[s].block, len, false))
-				continue;
-			rc.fix[rc.nfix++] = &j[s];
+		rc->size = p;
+		for (int s = 0; s < 2; s++) {
+			for (uint32_t i = 0; j[s].valid && i < j[s].n; i++) {
+				uint64_t b = j[s].block + i;
+				off_t at = block_off(f, b);
+				size_t len;
+
+				if (b >= nb || !journal_find(j, b, &jb) || jb.seq != j[s].seq)
+					continue;
+				len = (size_t)(st.st_size - at < CONTENT_CBLOCK
+						       ? st.st_size - at
+						       : CONTENT_CBLOCK);
+				if (jb.clen != len || block_valid_at(f, fd, b, len, false))
+					continue;
+				recover_add(rc, &jb);
+			}
 		}
 		out->size = p < 0 ? 0 : p;
 		if (p != f->committed) {
@@ -854,24 +991,24 @@ static int load_file(struct content_file *f, int fd, bool repair,
 				 (long long)st.st_size);
 			goto out;
 		}
-		if (rc.nfix == 0)
+		if (rc->nfix == 0)
 			goto out;
 		goto fix;
 	}
 	/* Dirty: written since its last durability point. */
-	recover_scan(f, fd, j, &rc);
-	out->size = rc.size;
-	if (rc.damaged) {
+	recover_scan(f, fd, j, rc);
+	out->size = rc->size;
+	if (rc->damaged) {
 		out->size_mismatch = true;
 		f->damaged = true;
 		log_warn("inode %llu lost committed data (%lld bytes committed, "
 			 "%lld consistent): returning EIO",
 			 (unsigned long long)st.st_ino, (long long)f->committed,
-			 (long long)rc.size);
+			 (long long)rc->size);
 		goto out;
 	}
-	if (rc.nfix == 0 && csize_with_header(rc.size) == st.st_size &&
-	    (rc.size || st.st_size <= CONTENT_HEADER_LEN))
+	if (rc->nfix == 0 && csize_with_header(f, rc->size) == st.st_size &&
+	    (rc->size || st.st_size <= f->ctx->hlen))
 		goto out; /* consistent as it is */
 fix:
 	out->torn_tail = true;
@@ -886,21 +1023,21 @@ fix:
 			r = -errno;
 			goto out;
 		}
-		r = recover_apply(f, wfd, &rc);
+		r = recover_apply(f, wfd, rc);
 		close(wfd);
 	}
 	if (r)
 		goto out;
 	log_warn("inode %llu had a torn tail or a torn block after a crash: "
 		 "recovered at %lld bytes (%lld committed)",
-		 (unsigned long long)st.st_ino, (long long)rc.size,
+		 (unsigned long long)st.st_ino, (long long)rc->size,
 		 (long long)f->committed);
 	out->backing_after = f->csize;
 	r = 1;
 out:
-	if (j) {
-		secmem_wipe(j, 2 * sizeof(*j));
-		free(j);
+	if (ls) {
+		journal_free(ls->j);
+		free(ls);
 	}
 	return r;
 }
@@ -968,8 +1105,8 @@ int content_check_file(struct content_ctx *ctx, int fd, bool repair,
 	/* Every block up to the consistent size (a tail left unrepaired is
 	 * reported as such, not as bad blocks: a mount would cut it back). */
 	if (out->torn_tail && !repair)
-		f.csize = csize_with_header(out->size);
-	nb = (uint64_t)(content_plain_size(f.csize) + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+		f.csize = csize_with_header(&f, out->size);
+	nb = (uint64_t)(content_size(&f) + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
 	for (uint64_t b = 0; b < nb; b++) {
 		ssize_t n = read_block(&f, fd, b, plain);
 
@@ -994,18 +1131,18 @@ out:
 ssize_t content_read(struct content_file *f, int fd, void *buf, size_t size,
 		     off_t off)
 {
-	off_t psize = content_plain_size(f->csize), end, cstart;
+	off_t psize = content_size(f), end, cstart;
 	uint64_t b0, b1;
 	size_t clen, done = 0;
 	uint8_t *c, plain[CONTENT_BLOCK];
 	bool used_plain = false;
 	ssize_t n;
 
-	if (f->damaged || (psize < 0 && f->csize < CONTENT_HEADER_LEN))
+	if (f->damaged || (psize < 0 && f->csize < f->ctx->hlen))
 		return -EIO;
 	if (psize < 0) {
 		/* Cut short: serve the whole blocks, the rest fails below. */
-		psize = (f->csize - CONTENT_HEADER_LEN) / CONTENT_CBLOCK *
+		psize = (f->csize - f->ctx->hlen) / CONTENT_CBLOCK *
 			CONTENT_BLOCK + CONTENT_BLOCK;
 	}
 	if (off < 0)
@@ -1015,7 +1152,7 @@ ssize_t content_read(struct content_file *f, int fd, void *buf, size_t size,
 	end = off + (off_t)size < psize ? off + (off_t)size : psize;
 	b0 = (uint64_t)off / CONTENT_BLOCK;
 	b1 = (uint64_t)(end - 1) / CONTENT_BLOCK;
-	cstart = block_off(b0);
+	cstart = block_off(f, b0);
 	clen = (size_t)(b1 - b0 + 1) * CONTENT_CBLOCK;
 	if (cstart + (off_t)clen > f->csize)
 		clen = (size_t)(f->csize - cstart);
@@ -1061,16 +1198,18 @@ out:
 
 /*
  * The writes of one operation, in the order the power-loss model needs:
- * dirty mark, space reservation, then each existing block journalled and
- * overwritten, then the new blocks. @p c holds the stored blocks b0..b1
- * back to back (@p clen bytes); @p pad (if @p pad_len) is block @p pad_b.
+ * dirty mark, space reservation, then each run of existing blocks
+ * journalled and overwritten, then the new blocks. @p c holds the stored
+ * blocks b0..b1 back to back (@p clen bytes); @p pad (if @p pad_len) is
+ * block @p pad_b. Both have CONTENT_JOURNAL_HDR spare bytes in front (see
+ * journal_write()).
  */
 struct plan {
 	uint64_t pad_b;
-	const uint8_t *pad;
+	uint8_t *pad;
 	size_t pad_len;
 	uint64_t b0, b1;
-	const uint8_t *c;
+	uint8_t *c;
 	size_t clen;
 	off_t res_from, res_to; /* range bytes to reserve (may grow the file) */
 	off_t grow_to;     /* sparse growth by ftruncate (0: none) */
@@ -1108,8 +1247,9 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 	uint64_t oseq = f->seq, ocjseq = f->cjseq;
 	off_t ocommitted = f->committed, ocsize = f->csize;
 	bool odirty = f->dirty, new_header = false;
-	uint64_t existing = (uint64_t)(content_plain_size(f->csize) + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
-	uint64_t kfree;
+	uint64_t existing = (uint64_t)(content_size(f) + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+	uint64_t kfree, jend;
+	uint32_t njournal;
 	size_t done = 0;
 	int r = 0;
 
@@ -1133,59 +1273,74 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 		if (r)
 			goto undo;
 	}
+	/* Which blocks go through the journal (step 4): those that exist and
+	 * hold committed bytes. A block wholly past the committed size of a
+	 * dirty file holds no byte a durability point covered: torn, it ends
+	 * the file at recovery (recover_scan()), which the promise allows for
+	 * writes since that point; such blocks go out with the new ones, in
+	 * one write (a sequential rewrite of a preallocated file is one pwrite
+	 * per request instead of two per run). */
+	kfree = f->dirty ? ((uint64_t)f->committed + CONTENT_BLOCK - 1) / CONTENT_BLOCK
+			 : UINT64_MAX;
+	jend = existing < kfree ? existing : kfree;
+	if (jend > p->b1 + 1)
+		jend = p->b1 + 1;
+	njournal = p->clen && p->b0 < jend
+			   ? (jend - p->b0 < f->ctx->jmax ? (uint32_t)(jend - p->b0)
+							  : f->ctx->jmax)
+			   : 0;
+	if (p->pad_len && njournal == 0)
+		njournal = 1;
 	/* 3. Space and size next: if that fails, the dirty mark is undone
 	 * and the file is byte for byte as it was. */
 	if (p->pad_len)
-		r = reserve(f, fd, block_off(p->pad_b),
-			    block_off(p->pad_b) + (off_t)p->pad_len);
+		r = reserve(f, fd, block_off(f, p->pad_b),
+			    block_off(f, p->pad_b) + (off_t)p->pad_len);
 	if (!r)
 		r = reserve(f, fd, p->res_from, p->res_to);
-	if (!r && (p->pad_len || (p->clen && p->b0 < existing)))
-		r = journal_reserve(f, fd);
+	if (!r && njournal)
+		r = journal_reserve(f, fd, njournal);
 	if (!r && p->grow_to > f->csize && ftruncate(fd, p->grow_to))
 		r = -errno;
 	if (r)
 		goto undo;
 	if (p->grow_to > f->csize || (p->res_to > p->res_from && p->res_from > f->csize))
 		f->may_have_holes = true; /* a gap left before the new end */
-	if (p->pad_len && block_off(p->pad_b) + (off_t)p->pad_len > f->csize)
-		f->csize = block_off(p->pad_b) + (off_t)p->pad_len;
+	if (p->pad_len && block_off(f, p->pad_b) + (off_t)p->pad_len > f->csize)
+		f->csize = block_off(f, p->pad_b) + (off_t)p->pad_len;
 	if (p->res_to > f->csize)
 		f->csize = p->res_to;
 	if (p->grow_to > f->csize)
 		f->csize = p->grow_to;
-	/* 4. Existing blocks that hold committed bytes: journal, then in
-	 * place. A block wholly past the committed size of a dirty file holds
-	 * no byte a durability point covered: torn, it ends the file at
-	 * recovery (recover_scan()), which the promise allows for writes
-	 * since that point; such blocks go out with the new ones, in one
-	 * write (a sequential rewrite of a preallocated file is one pwrite
-	 * per request instead of two per block). */
-	kfree = f->dirty ? ((uint64_t)f->committed + CONTENT_BLOCK - 1) / CONTENT_BLOCK
-			 : UINT64_MAX;
+	/* 4. Existing blocks that hold committed bytes: each run of up to
+	 * K of them to the journal, then in place in one write. */
 	if (p->pad_len) {
-		r = journal_write(f, fd, p->pad_b, p->pad, p->pad_len);
+		r = journal_write(f, fd, p->pad_b, 1, p->pad, p->pad_len);
 		if (!r)
-			r = pwrite_all(fd, p->pad, p->pad_len, block_off(p->pad_b));
+			r = pwrite_all(fd, p->pad, p->pad_len, block_off(f, p->pad_b));
 		if (r)
 			goto fail;
 	}
-	for (uint64_t b = p->b0; b <= p->b1 && b < existing && b < kfree && done < p->clen;
-	     b++) {
-		size_t len = p->clen - done < CONTENT_CBLOCK ? p->clen - done : CONTENT_CBLOCK;
+	for (uint64_t b = p->b0; b < jend && done < p->clen;) {
+		uint32_t n = jend - b < f->ctx->jmax ? (uint32_t)(jend - b) : f->ctx->jmax;
+		/* Only block b1, the last of the range, may be partial. */
+		size_t len = p->clen - done < (size_t)n * CONTENT_CBLOCK
+				     ? p->clen - done
+				     : (size_t)n * CONTENT_CBLOCK;
 
-		r = journal_write(f, fd, b, p->c + done, len);
+		r = journal_write(f, fd, b, n, p->c + done, len);
 		if (!r)
-			r = pwrite_all(fd, p->c + done, len, block_off(b));
+			r = pwrite_all(fd, p->c + done, len, block_off(f, b));
 		if (r)
 			goto fail;
 		done += len;
+		b += n;
 	}
 	/* 5. New blocks (and those past the committed size): one write; a
 	 * torn one is cut back at recovery. */
 	if (done < p->clen) {
 		r = pwrite_all(fd, p->c + done, p->clen - done,
-			       block_off(p->b0) + (off_t)done);
+			       block_off(f, p->b0) + (off_t)done);
 		if (r)
 			goto fail;
 	}
@@ -1219,7 +1374,8 @@ ssize_t content_write(struct content_file *f, int fd, const void *buf,
 	const uint8_t *src = buf;
 	off_t psize, end;
 	uint64_t b0, b1, nblocks;
-	uint8_t *c, *nonces, plain[CONTENT_BLOCK], pad[CONTENT_CBLOCK];
+	uint8_t *c, *nonces, plain[CONTENT_BLOCK];
+	uint8_t pad[CONTENT_JOURNAL_HDR + CONTENT_CBLOCK];
 	struct plan p = { 0 };
 	size_t clen = 0;
 	ssize_t n;
@@ -1229,11 +1385,11 @@ ssize_t content_write(struct content_file *f, int fd, const void *buf,
 		return -EINVAL;
 	if (size == 0)
 		return 0;
-	if (off > CONTENT_MAX_SIZE || (off_t)size > CONTENT_MAX_SIZE - off)
+	if (off > f->ctx->max_size || (off_t)size > f->ctx->max_size - off)
 		return -EFBIG;
 	if (f->damaged)
 		return -EIO;
-	psize = content_plain_size(f->csize);
+	psize = content_size(f);
 	if (psize < 0)
 		return -EIO;
 	r = new_file_id(f);
@@ -1243,19 +1399,21 @@ ssize_t content_write(struct content_file *f, int fd, const void *buf,
 	if (psize % CONTENT_BLOCK &&
 	    (uint64_t)off / CONTENT_BLOCK > (uint64_t)psize / CONTENT_BLOCK) {
 		p.pad_b = (uint64_t)psize / CONTENT_BLOCK;
-		r = reseal_block(f, fd, p.pad_b, CONTENT_BLOCK, pad);
+		p.pad = pad + CONTENT_JOURNAL_HDR;
+		r = reseal_block(f, fd, p.pad_b, CONTENT_BLOCK, p.pad);
 		if (r)
 			return r;
-		p.pad = pad;
 		p.pad_len = CONTENT_CBLOCK;
 	}
 	end = off + (off_t)size;
 	b0 = (uint64_t)off / CONTENT_BLOCK;
 	b1 = (uint64_t)(end - 1) / CONTENT_BLOCK;
 	nblocks = b1 - b0 + 1;
-	c = scratch_get(SCRATCH_CIPHER, nblocks * CONTENT_CBLOCK + nblocks * CRYPTO_NONCE_LEN);
+	c = scratch_get(SCRATCH_CIPHER, CONTENT_JOURNAL_HDR + nblocks * CONTENT_CBLOCK +
+						nblocks * CRYPTO_NONCE_LEN);
 	if (!c)
 		return -ENOMEM;
+	c += CONTENT_JOURNAL_HDR; /* room for a journal record's header */
 	nonces = c + nblocks * CONTENT_CBLOCK;
 	r = crypto_random(nonces, nblocks * CRYPTO_NONCE_LEN);
 	if (r)
@@ -1305,8 +1463,8 @@ ssize_t content_write(struct content_file *f, int fd, const void *buf,
 	p.b1 = b1;
 	p.c = c;
 	p.clen = clen;
-	p.res_from = block_off(b0);
-	p.res_to = block_off(b0) + (off_t)clen;
+	p.res_from = block_off(f, b0);
+	p.res_to = block_off(f, b0) + (off_t)clen;
 	p.same_size = f->has_header && end <= psize;
 	p.commit_size = f->has_header ? psize : 0;
 	r = run_plan(f, fd, &p);
@@ -1318,17 +1476,19 @@ out:
 int content_truncate(struct content_file *f, int fd, off_t size)
 {
 	off_t psize;
-	uint8_t blk[CONTENT_CBLOCK];
+	/* The new last block, with room for its journal record's header. */
+	uint8_t buf[CONTENT_JOURNAL_HDR + CONTENT_CBLOCK];
+	uint8_t *blk = buf + CONTENT_JOURNAL_HDR;
 	struct plan p = { 0 };
 	int r;
 
 	if (size < 0)
 		return -EINVAL;
-	if (size > CONTENT_MAX_SIZE)
+	if (size > f->ctx->max_size)
 		return -EFBIG;
 	if (f->damaged)
 		return -EIO;
-	psize = content_plain_size(f->csize);
+	psize = content_size(f);
 	if (psize < 0)
 		return -EIO;
 	if (size == psize)
@@ -1355,7 +1515,7 @@ int content_truncate(struct content_file *f, int fd, off_t size)
 		p.b1 = 0; /* no range */
 		p.commit_size = f->has_header ? psize : 0;
 		/* Holes stay holes: only the padded block is reserved. */
-		p.grow_to = content_cipher_size(size);
+		p.grow_to = content_cipher_size(f->ctx, size);
 		return run_plan(f, fd, &p);
 	}
 	/* Shrink: the dirty mark carries the new size first, then the new
@@ -1376,9 +1536,9 @@ int content_truncate(struct content_file *f, int fd, off_t size)
 	r = run_plan(f, fd, &p);
 	if (r)
 		return r;
-	if (ftruncate(fd, csize_with_header(size)))
+	if (ftruncate(fd, csize_with_header(f, size)))
 		return -errno;
-	f->csize = csize_with_header(size);
+	f->csize = csize_with_header(f, size);
 	return 0;
 }
 
@@ -1390,7 +1550,7 @@ int content_truncate(struct content_file *f, int fd, off_t size)
 static int block_is_hole(const struct content_file *f, int fd, uint64_t b)
 {
 	uint8_t buf[CONTENT_CBLOCK];
-	off_t s = block_off(b), e = block_off(b + 1), next;
+	off_t s = block_off(f, b), e = block_off(f, b + 1), next;
 	ssize_t n;
 
 	if (e > f->csize)
@@ -1412,11 +1572,10 @@ static int block_is_hole(const struct content_file *f, int fd, uint64_t b)
 }
 
 /* The plaintext block holding backing offset @p c (the header: block 0). */
-static uint64_t block_at(off_t c)
+static uint64_t block_at(const struct content_file *f, off_t c)
 {
-	return c < CONTENT_HEADER_LEN
-		       ? 0
-		       : (uint64_t)(c - CONTENT_HEADER_LEN) / CONTENT_CBLOCK;
+	return c < f->ctx->hlen ? 0
+				: (uint64_t)(c - f->ctx->hlen) / CONTENT_CBLOCK;
 }
 
 /*
@@ -1427,7 +1586,7 @@ static uint64_t block_at(off_t c)
  */
 off_t content_seek(struct content_file *f, int fd, off_t off, int whence)
 {
-	off_t psize = content_plain_size(f->csize), r, pos;
+	off_t psize = content_size(f), r, pos;
 	uint64_t b;
 	int h;
 
@@ -1446,11 +1605,11 @@ off_t content_seek(struct content_file *f, int fd, off_t off, int whence)
 			return whence == SEEK_DATA ? -ENXIO : psize;
 		if (whence == SEEK_DATA) {
 			/* Jump over whole backing holes first. */
-			r = lseek(fd, block_off(b), SEEK_DATA);
+			r = lseek(fd, block_off(f, b), SEEK_DATA);
 			if (r < 0)
 				return errno == ENXIO ? -ENXIO : -errno;
-			if (block_at(r) > b) {
-				b = block_at(r);
+			if (block_at(f, r) > b) {
+				b = block_at(f, r);
 				continue;
 			}
 		}
@@ -1465,10 +1624,10 @@ off_t content_seek(struct content_file *f, int fd, off_t off, int whence)
 		}
 		/* Data: every block wholly before the next backing hole is
 		 * data too (a written block is never all zero). */
-		r = lseek(fd, block_off(b), SEEK_HOLE);
+		r = lseek(fd, block_off(f, b), SEEK_HOLE);
 		if (r < 0)
 			return -errno;
-		b = block_at(r) > b ? block_at(r) : b + 1;
+		b = block_at(f, r) > b ? block_at(f, r) : b + 1;
 	}
 }
 

@@ -3,11 +3,16 @@
  * File content format of an encrypted volume (no FUSE in here); every byte
  * is described in doc/file-format.md, "File content".
  *
- *   [0, 512)      u16 version (2) || 16-byte file ID, written once
+ *   [0, 512)      u16 version (2 or 3) || 16-byte file ID, written once
  *   [512, 1536)   two commit slots, one per 512-byte sector
- *   [1536, 9856)  two journal slots of 4160 bytes
- *   [9856, ...)   block i at 9856 + 4128 i: nonce || GCM(<= 4096) || tag
+ *   [1536, H)     two journal slots of 32 + K * 4128 bytes
+ *   [H, ...)      block i at H + 4128 i: nonce || GCM(<= 4096) || tag
  *   AAD(i)        = file ID || u64 block number (big endian)
+ *
+ * The volume's format decides K, the blocks one journal record holds:
+ * format 2, one (H = 9856); format 3, up to 256 consecutive blocks, a whole
+ * 1 MiB request (H = 2115136). Everything that maps sizes therefore takes
+ * the volume's content context.
  *
  * Power loss: an authenticated block is never overwritten in place without
  * its new bytes first being complete in a journal slot, and the commit
@@ -30,23 +35,26 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CONTENT_VERSION 2
+#define CONTENT_FORMAT_MIN 2 /* oldest volume format read and written */
+#define CONTENT_FORMAT_MAX 3 /* newest; what create makes */
 #define CONTENT_BLOCK 4096
 #define CONTENT_FILE_ID_LEN 16
 #define CONTENT_OVERHEAD 32 /* nonce + tag per block */
 #define CONTENT_CBLOCK (CONTENT_BLOCK + CONTENT_OVERHEAD)
 #define CONTENT_COMMIT_OFF 512 /* commit slot s at 512 + 512 s */
 #define CONTENT_COMMIT_LEN 64
-#define CONTENT_JOURNAL_OFF 1536 /* journal slot s at 1536 + 4160 s */
+#define CONTENT_JOURNAL_OFF 1536 /* journal slot s at 1536 + slot length * s */
 #define CONTENT_JOURNAL_HDR 32
-#define CONTENT_JOURNAL_SLOT (CONTENT_JOURNAL_HDR + CONTENT_CBLOCK)
+/* Blocks per journal record: format 2 one, format 3 a 1 MiB request. */
+#define CONTENT_JOURNAL_BLOCKS(format) ((format) >= 3 ? 256 : 1)
+#define CONTENT_JOURNAL_MAX 256
+#define CONTENT_JOURNAL_SLOT(format)                                           \
+	(CONTENT_JOURNAL_HDR + CONTENT_JOURNAL_BLOCKS(format) * CONTENT_CBLOCK)
+/* Where block 0 starts: 9856 in format 2, 2115136 in format 3. */
+#define CONTENT_HEADER_LEN(format)                                             \
+	((off_t)CONTENT_JOURNAL_OFF + 2 * (off_t)CONTENT_JOURNAL_SLOT(format))
 /* What a file with a header and no content occupies: header + commits. */
 #define CONTENT_EMPTY_LEN CONTENT_JOURNAL_OFF
-#define CONTENT_HEADER_LEN (CONTENT_JOURNAL_OFF + 2 * CONTENT_JOURNAL_SLOT)
-/* Largest plaintext size whose backing size still fits in an off_t. */
-#define CONTENT_MAX_SIZE                                                       \
-	((off_t)((INT64_MAX - CONTENT_HEADER_LEN) / CONTENT_CBLOCK) *          \
-	 CONTENT_BLOCK)
 
 /** Volume-wide content state: the content and xattr subkeys. Opaque. */
 struct content_ctx;
@@ -57,10 +65,11 @@ struct content_file;
 /**
  * Make a content context from the volume's 32-byte content subkey and its
  * 32-byte xattr subkey (both copied into locked memory; the caller wipes
- * its own copies).
+ * its own copies) for a volume of format @p format (CONTENT_FORMAT_MIN ..
+ * CONTENT_FORMAT_MAX, else -EINVAL): it fixes the file layout.
  */
 int content_ctx_new(const uint8_t key[32], const uint8_t xattr_key[32],
-		    struct content_ctx **out);
+		    int format, struct content_ctx **out);
 void content_ctx_free(struct content_ctx *ctx);
 
 /**
@@ -79,19 +88,25 @@ void content_file_free(struct content_file *f);
  * Plaintext size for a backing file of @p csize bytes (-EIO if impossible),
  * assuming it is consistent (content_size() knows better for an open one).
  */
-off_t content_plain_size(off_t csize);
+off_t content_plain_size(const struct content_ctx *ctx, off_t csize);
 
 /** Plaintext size of an open file (from the cached backing size). */
 off_t content_size(const struct content_file *f);
 
 /** Backing size for a plaintext size. */
-off_t content_cipher_size(off_t psize);
+off_t content_cipher_size(const struct content_ctx *ctx, off_t psize);
+
+/**
+ * Largest plaintext size whose backing size still fits in an off_t; writes
+ * and truncates beyond it give -EFBIG.
+ */
+off_t content_max_size(const struct content_ctx *ctx);
 
 /**
  * The size to report for a backing file of @p csize bytes that is not
  * open: content_plain_size(), or for a file cut short its whole blocks.
  */
-off_t content_stat_size(off_t csize);
+off_t content_stat_size(const struct content_ctx *ctx, off_t csize);
 
 /**
  * Read up to @p size plaintext bytes at @p off. Short only at end of file.
@@ -105,7 +120,7 @@ ssize_t content_read(struct content_file *f, int fd, void *buf, size_t size,
  * modified and re-encrypted; a gap past the old end is left as holes (and
  * the old last block padded to full size first). Writes the header first if
  * the file had none. @return @p size or a negative errno (-EFBIG past
- * CONTENT_MAX_SIZE).
+ * content_max_size()).
  */
 ssize_t content_write(struct content_file *f, int fd, const void *buf,
 		      size_t size, off_t off);

@@ -104,7 +104,7 @@ static void fix_attr(struct atr_fs *fs, struct fs_inode *inode,
 		pthread_rwlock_unlock(&inode->lock);
 		st->st_size = p < 0 ? 0 : p;
 	} else if (S_ISREG(st->st_mode)) {
-		st->st_size = content_stat_size(st->st_size);
+		st->st_size = content_stat_size(fs->cctx, st->st_size);
 	} else if (S_ISLNK(st->st_mode)) {
 		st->st_size = bname_target_size(&fs->names, st->st_size);
 	}

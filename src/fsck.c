@@ -860,7 +860,7 @@ static int unlock(struct fsck *f, struct volume_config **cfg)
 		return FSCK_EXIT_ERROR;
 	}
 	check_root_record(f, keys->root_mac);
-	r = content_ctx_new(keys->content, keys->xattr, &f->cctx);
+	r = content_ctx_new(keys->content, keys->xattr, (*cfg)->format, &f->cctx);
 	if (!r)
 		r = names_ctx_new(keys->names, &f->nctx);
 	if (!r)

@@ -56,7 +56,7 @@ static void create_usage(FILE *out)
 	const struct keyprov *kp;
 
 	fputs("usage: atrestfs create [--no-encryption] --key-source SPEC "
-	      "VOLUME\n", out);
+	      "[--format N] VOLUME\n", out);
 	for (size_t i = 0; (kp = keyprov_at(i)); i++)
 		fputs(kp->usage, out);
 	fputs("  --no-encryption             a plain pass-through volume "
@@ -64,7 +64,10 @@ static void create_usage(FILE *out)
 	      "  --root-owner USER:GROUP     owner of the mount root (default "
 	      "root:root)\n"
 	      "  --root-mode MODE            octal mode of the mount root "
-	      "(default 0755)\n",
+	      "(default 0755)\n"
+	      "  --format N                  on-disk format: 3 (default) or 2, "
+	      "for nodes whose\n"
+	      "                              atrestfs predates format 3\n",
 	      out);
 }
 
@@ -243,6 +246,7 @@ static int cmd_create(int argc, char **argv)
 		{ "key-source", required_argument, NULL, 'k' },
 		{ "root-owner", required_argument, NULL, 'O' },
 		{ "root-mode", required_argument, NULL, 'M' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 	};
 	struct option longopts[sizeof(own) / sizeof(*own) + 4 * KP_OPTIONS_MAX];
@@ -252,6 +256,7 @@ static int cmd_create(int argc, char **argv)
 	const struct keyprov *kp = NULL;
 	struct volume_config *cfg = NULL;
 	bool plain = false, made;
+	int format = VOLUME_FORMAT;
 	char name[32], conf[4096], rdir[PATH_MAX], where[PATH_MAX];
 	int c, i, rc, r;
 
@@ -288,6 +293,17 @@ static int cmd_create(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'F':
+			if (strcmp(optarg, "2") && strcmp(optarg, "3")) {
+				fprintf(stderr, "atrestfs: --format %s: this "
+						"version creates format 3 (the "
+						"default) or 2 (readable by "
+						"older releases)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			format = optarg[0] - '0';
+			break;
 		case 'h': create_usage(stdout); return EXIT_OK;
 		default: create_usage(stderr); return EXIT_USAGE;
 		}
@@ -320,6 +336,7 @@ static int cmd_create(int argc, char **argv)
 		rc = EXIT_SYSTEM;
 		goto out;
 	}
+	cfg->format = format;
 	if (plain) {
 		rc = write_root(dir, &root, NULL);
 		if (!rc)

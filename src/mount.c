@@ -39,6 +39,11 @@
 #include "unmounter.h"
 #include "volume.h"
 
+/* Every format a config may name has its content layout. */
+_Static_assert(VOLUME_FORMAT_MIN == CONTENT_FORMAT_MIN &&
+		       VOLUME_FORMAT == CONTENT_FORMAT_MAX,
+	       "volume formats and content layouts out of step");
+
 struct mount_opts {
 	char *encryption; /* "on" / "off" */
 	char *encryption_fstab; /* the same, spelt atrestfs.encryption= */
@@ -509,7 +514,8 @@ static int unlock_volume(struct mount *m, int root_fd,
 		return EXIT_KEY;
 	}
 	m->fs.encrypted = true;
-	if (content_ctx_new((*keys)->content, (*keys)->xattr, &m->fs.cctx) ||
+	if (content_ctx_new((*keys)->content, (*keys)->xattr, m->cfg->format,
+			    &m->fs.cctx) ||
 	    names_ctx_new((*keys)->names, &m->fs.nctx) ||
 	    dirid_ctx_new((*keys)->names, &m->fs.dctx))
 		return EXIT_SYSTEM;

@@ -13,7 +13,6 @@
 enum scratch_slot {
 	SCRATCH_CIPHER, /* content.c: a request's ciphertext blocks */
 	SCRATCH_REPLY,  /* fs_ops.c: a read's plaintext reply */
-	SCRATCH_JOURNAL, /* content.c: one journal record */
 	SCRATCH_SLOTS,
 };
 

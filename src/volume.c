@@ -191,13 +191,22 @@ static int parse_root(json_t *root, struct volume_config *cfg)
 			VOLUME_FORMAT_OLD);
 		return -EINVAL;
 	}
-	if (json_integer_value(v) != VOLUME_FORMAT) {
-		log_err("volume config format %lld is not supported (this "
-			"version reads format %d); refusing it",
-			(long long)json_integer_value(v), VOLUME_FORMAT);
+	if (json_integer_value(v) > VOLUME_FORMAT) {
+		log_err("volume config format %lld is newer than this version "
+			"(it reads formats %d to %d): mount it with a newer "
+			"atrestfs; refusing it",
+			(long long)json_integer_value(v), VOLUME_FORMAT_MIN,
+			VOLUME_FORMAT);
 		return -EINVAL;
 	}
-	cfg->format = VOLUME_FORMAT;
+	if (json_integer_value(v) < VOLUME_FORMAT_MIN) {
+		log_err("volume config format %lld is not supported (this "
+			"version reads formats %d to %d); refusing it",
+			(long long)json_integer_value(v), VOLUME_FORMAT_MIN,
+			VOLUME_FORMAT);
+		return -EINVAL;
+	}
+	cfg->format = (int)json_integer_value(v);
 
 	v = json_object_get(root, "encryption");
 	if (!v)

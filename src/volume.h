@@ -24,7 +24,10 @@
 #include <jansson.h>
 
 #define VOLUME_CONFIG_NAME "atrestfs.conf"
-#define VOLUME_FORMAT 2
+/* What create makes; VOLUME_FORMAT_MIN .. VOLUME_FORMAT are read and
+ * written (format 2: one block per journal record; 3: runs of up to 256). */
+#define VOLUME_FORMAT 3
+#define VOLUME_FORMAT_MIN 2
 /* The last format this version refuses with a hint to copy the data over. */
 #define VOLUME_FORMAT_OLD 1
 #define VOLUME_CIPHER "AES-256-GCM"
@@ -53,7 +56,8 @@ struct volume_keys {
 	uint8_t xattr[32]; /* extended attribute values */
 };
 
-/** A new config with a random UUID and the current time. */
+/** A new config with a random UUID, the current time and format
+ * VOLUME_FORMAT (the caller may set an older one it writes). */
 int volume_config_new(bool encrypted, struct volume_config **out);
 void volume_config_free(struct volume_config *cfg);
 

@@ -29,7 +29,7 @@ python3 - "$WORK/v1/atrestfs.conf" "$K" <<'EOF' || fail "config content"
 import json, sys
 c = json.load(open(sys.argv[1]))
 assert sorted(c) == sorted(["format", "uuid", "created", "encryption", "cipher", "block_size", "names", "key_source", "mac"]), c
-assert c["encryption"] is True and c["format"] == 2
+assert c["encryption"] is True and c["format"] == 3
 assert sorted(c["key_source"]) == ["path", "type", "wrapped_key"], c["key_source"]
 assert c["key_source"]["path"] == sys.argv[2]
 EOF
@@ -59,6 +59,16 @@ expect 3 "accessible by group or others" atr create --key-source "keyfile:$WORK/
 [ -d "$WORK/empty" ] && [ -z "$(ls -A "$WORK/empty")" ] || fail "a refused create changed an existing directory"
 [ "$(stat -c %a "$WORK/empty")" = 750 ] || fail "a refused create changed the directory mode"
 expect 1 "unrecognized option|usage" atr create --bogus "$WORK/v3"
+# --format: 3 by default, 2 for nodes with an older atrestfs, nothing else.
+for f in 1 4 02 x ""; do
+	expect 1 "--format $f: this version creates format 3 \(the default\) or 2" \
+		atr create --format "$f" --key-source "keyfile:$K" "$WORK/v3"
+done
+[ ! -e "$WORK/v3" ] || fail "a refused --format left a directory"
+atr create --format 2 --key-source "keyfile:$K" "$WORK/v2f" >/dev/null 2>&1
+atr info "$WORK/v2f" | grep -qE "^format: +2$" || fail "--format 2: $(atr info "$WORK/v2f")"
+atr create --format 3 --no-encryption "$WORK/v3f" >/dev/null
+atr info "$WORK/v3f" | grep -qE "^format: +3$" || fail "--format 3: $(atr info "$WORK/v3f")"
 
 # info: the keyfile and the wrapped key's presence, never its value.
 out=$(atr info "$WORK/v1")
@@ -83,14 +93,14 @@ EOF
 }
 broken '"extra"' 'c["extra"] = 1'
 broken '"block_size"' 'c["block_size"] = "4096"'
-broken 'format 3' 'c["format"] = 3'
+broken 'format 4 is newer' 'c["format"] = 4'
 broken 'uuid' 'c["uuid"] = c["uuid"].upper()'
 broken 'created' 'c["created"] = "2026-02-30T00:00:00Z"'
 broken 'key_source' 'c["key_source"]["mode"] = "0400"'
 broken 'cipher' 'c["cipher"] = "AES-128-GCM"'
 broken 'not valid JSON' 'text = text[:-5]; c = "raw"'
 broken 'not valid JSON' 'text = text + "{}"; c = "raw"'
-broken 'not valid JSON' 'text = text.replace("\"format\": 2,", "\"format\": 2, \"format\": 2,"); c = "raw"'
+broken 'not valid JSON' 'text = text.replace("\"format\": 3,", "\"format\": 3, \"format\": 3,"); c = "raw"'
 d=$WORK/big; mkdir "$d"; head -c 70000 /dev/zero | tr '\0' ' ' >"$d/atrestfs.conf"
 expect 4 "limit" atr info "$d"
 echo "create with keyfile, and info on broken configs: all cases hold"

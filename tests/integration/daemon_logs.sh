@@ -31,10 +31,11 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 on_exit "umount -l /dev/pts"
 [ ! -e /dev/log ] || fail "a /dev/log in the private /dev"
 
-B=4096 H=9856 C=4128
+B=4096 C=4128
 VOL=$WORK/vol MNT=$WORK/mnt
 mkdir -p "$MNT"
 make_keyfile_volume "$VOL" "$WORK/key"
+H=$(content_header_len "$VOL")
 UUID=$(atr info "$VOL" | awk '/^uuid:/ {print $2}')
 atr_mount "$VOL" "$MNT"
 head -c $((3 * B)) /dev/urandom >"$MNT/f"

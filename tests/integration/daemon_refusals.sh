@@ -32,8 +32,8 @@ rm -rf "$WORK/enc"; cp -a "$WORK/enc.orig" "$WORK/enc"
 edit_config "$WORK/enc" 'c["extra"]=1'
 refuse_mount 4 "unknown|extra" "$WORK/enc"
 rm -rf "$WORK/enc"; cp -a "$WORK/enc.orig" "$WORK/enc"
-edit_config "$WORK/enc" 'c["format"]=3'
-refuse_mount 4 "format" "$WORK/enc"
+edit_config "$WORK/enc" 'c["format"]=4'
+refuse_mount 4 "format 4 is newer" "$WORK/enc"
 rm -rf "$WORK/enc"; cp -a "$WORK/enc.orig" "$WORK/enc"
 # Format 1 (the previous on-disk format): refused with how to copy it over.
 edit_config "$WORK/enc" 'c["format"]=1'

@@ -6,8 +6,8 @@
 # serving the undamaged files.
 source "$(dirname "$0")/../lib/common.sh"
 mount_fresh encrypted
-B=4096
-# Distinct sizes identify the backing files: size -> 9856 + full*4128 + (rem+32).
+B=4096 H=$(content_header_len "$VOL")
+# Distinct sizes identify the backing files: size -> H + full*4128 + (rem+32).
 head -c $((4 * B)) /dev/urandom >"$MNT/flip"
 head -c $((5 * B)) /dev/urandom >"$MNT/swap"
 head -c $((6 * B)) /dev/urandom >"$MNT/xa"
@@ -16,15 +16,15 @@ head -c $((7 * B)) /dev/urandom >"$MNT/trunc"
 head -c $((3 * B + 77)) /dev/urandom >"$MNT/good"
 cp "$MNT/good" "$WORK/good.expect"
 sync
-backing() { find "$VOL" -type f -size "$((9856 + $1 * 4128))c"; }
+backing() { find "$VOL" -type f -size "$((H + $1 * 4128))c"; }
 F=$(backing 4) S=$(backing 5) T=$(backing 7)
 read -r XA XB <<<"$(backing 6 | tr '\n' ' ')"
 [ -n "$F" ] && [ -n "$S" ] && [ -n "$T" ] && [ -n "$XA" ] && [ -n "$XB" ] || fail "backing files not found"
 
-python3 - "$F" "$S" "$XA" "$XB" "$T" <<'PY'
+python3 - "$H" "$F" "$S" "$XA" "$XB" "$T" <<'PY'
 import os, sys
-H, C = 9856, 4128
-flip, swap, xa, xb, trunc = sys.argv[1:]
+H, C = int(sys.argv[1]), 4128
+flip, swap, xa, xb, trunc = sys.argv[2:]
 def blk(path, i):
     with open(path, "rb") as f:
         f.seek(H + i * C); return f.read(C)

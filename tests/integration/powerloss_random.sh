@@ -18,7 +18,8 @@ OPS=${OPS:-1500}
 WRITER=$TOP/tests/tools/powerwriter.py
 echo "powerloss_random: SEED=$SEED POINTS=$POINTS OPS=$OPS (reproduce: SEED=$SEED bash $0)"
 
-# record KIND DIR [WRITER ARGS]: the writer's run on a KIND (plain|encrypted)
+# record KIND DIR [WRITER ARGS]: the writer's run on a KIND (plain,
+# encrypted: format 3, the default; format2: encrypted, `create --format 2`)
 # volume over the simulator; leaves DIR/trace, DIR/log and DIR/key.
 record() {
 	local kind=$1 d=$2 opt=()
@@ -31,6 +32,8 @@ record() {
 	if [ "$kind" = plain ]; then
 		atr create --no-encryption "$d/sim" >/dev/null
 		opt=(-o encryption=off)
+	elif [ "$kind" = format2 ]; then
+		atr create --format 2 --key-source "keyfile:$d/key" "$d/sim" >/dev/null 2>&1
 	else
 		make_keyfile_volume "$d/sim" "$d/key" 2>/dev/null
 	fi
@@ -92,6 +95,11 @@ record encrypted "$WORK/scn" --scenario
 crashes encrypted "$WORK/scn" every --exhaustive || failed+=(scn)
 record encrypted "$WORK/enc"
 crashes encrypted "$WORK/enc" "$POINTS" || failed+=(enc)
+# Format 2 (one block per journal record) still made and read: one random
+# run on it, fewer points.
+record format2 "$WORK/enc2"
+[ "$(atr info "$WORK/enc2/full" | awk '/^format:/ {print $2}')" = 2 ] || fail "the format-2 run's volume is not format 2"
+crashes format2 "$WORK/enc2" "$(( (POINTS + 2) / 3 ))" || failed+=(enc2)
 if [ ${#failed[@]} -gt 0 ]; then
 	summary=$(for f in "${failed[@]}"; do
 		echo "$(grep '^crash points' "$WORK/$f/summary") ($(grep -E '^ +[0-9]+ x ' "$WORK/$f/summary" | sed 's/^ *//' | paste -sd, | sed 's/,/, /g'))"

@@ -36,7 +36,7 @@ umount_wait() {
 # 1. Both mounts listed, with their fields.
 out=$(atr status "$E")
 uuid=$(atr info "$VE" | awk '/^uuid:/ {print $2}')
-for want in "^$E\$" "volume: +$VE\$" "uuid: +$uuid\$" "format: +2\$" "encrypted: +yes\$" \
+for want in "^$E\$" "volume: +$VE\$" "uuid: +$uuid\$" "format: +3\$" "encrypted: +yes\$" \
 	"key source: +keyfile path=$KEY\$" "daemon pid: +$(daemon_of "$E")\$" \
 	"mounted since: +$(date -u +%Y-%m-%d)T" "auth failures: +0\$" "open files: +0\$"; do
 	grep -qE "$want" <<<"$out" || fail "status $E lacks /$want/: $out"
@@ -75,9 +75,10 @@ echo "counters: 10000 bytes written and read, 3 blocks read; open_files 1 -> 0"
 bad=$'bad\nname\e[31m"q\\'
 head -c $((3 * 4096)) /dev/urandom >"$E/$bad"
 umount_wait "$E"
-F=$(find "$VE" -type f -size "$((9856 + 3 * 4128))c")
+H=$(content_header_len "$VE")
+F=$(find "$VE" -type f -size "$((H + 3 * 4128))c")
 [ -n "$F" ] || fail "backing file not found"
-python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDWR); o=9856+4128+100; b=bytearray(os.pread(fd,1,o)); b[0]^=1; os.pwrite(fd,bytes(b),o)' "$F"
+python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDWR); o=int(sys.argv[2])+4128+100; b=bytearray(os.pread(fd,1,o)); b[0]^=1; os.pwrite(fd,bytes(b),o)' "$F" "$H"
 atr_mount "$VE" "$E"
 t0=$(date +%s)
 ! cat "$E/$bad" >/dev/null 2>&1 || fail "tampered block read"

@@ -113,6 +113,19 @@ make_keyfile_volume() {
 	atr create --key-source "keyfile:$2" "$1" >/dev/null
 }
 
+# Where block 0 starts in the backing files of volume $1 (the header
+# length of its format, doc/file-format.md): 9856 in format 2, 2115136 in
+# format 3. Every block then takes 4128 bytes.
+content_header_len() {
+	local f
+	f=$(atr info "$1" | awk '/^format:/ {print $2}')
+	case $f in
+	2) echo 9856 ;;
+	3) echo 2115136 ;;
+	*) fail "volume $1 has format '$f': no content layout known to the tests" ;;
+	esac
+}
+
 # True when no FUSE filesystem is mounted on $1.
 not_mounted() { ! is_mounted "$1"; }
 

@@ -113,7 +113,7 @@ START_TEST(roundtrip)
 
 	ck_assert_int_eq(volume_config_parse(good, strlen(good), &cfg), 0);
 	ck_assert(cfg->encrypted);
-	ck_assert_int_eq(cfg->format, 2);
+	ck_assert_int_eq(cfg->format, 3); /* what volume_config_new() makes */
 	ck_assert_str_eq(cfg->key_source, "keyfile");
 	ck_assert_str_eq(json_string_value(json_object_get(cfg->key_params, "path")), "/etc/atrestfs/k");
 	ck_assert_ptr_null(json_object_get(cfg->key_params, "type"));
@@ -255,20 +255,21 @@ END_TEST
 
 START_TEST(unknown_format_refused)
 {
-	static const char *formats[] = { "0", "1", "3", "-1", "99", "9223372036854775807", "1.0" };
+	static const char *formats[] = { "0", "1", "4", "-1", "99", "9223372036854775807", "1.0" };
 
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
 		ck_assert_msg(parse_with("format", formats[i]) == -EINVAL, "format %s accepted", formats[i]);
 	/* A newer format is refused as such even when the rest is unknown. */
-	ck_assert_int_eq(parse("{\"format\":3,\"encryption\":true,\"future\":1}"), -EINVAL);
+	ck_assert_int_eq(parse("{\"format\":4,\"encryption\":true,\"future\":1}"), -EINVAL);
 }
 END_TEST
 
-/* Format 1 is refused with a sentence that says how to copy the data over. */
-START_TEST(format_1_refused_with_copy_hint)
+/* Parse the good config with "format" set to @p value: the result, and
+ * what the parser logged in @p msg. */
+static int format_refusal(const char *value, char *msg, size_t len)
 {
-	char path[] = "/tmp/atr-vol-log-XXXXXX", msg[1024] = "";
-	int fd = mkstemp(path), saved = dup(2);
+	char path[] = "/tmp/atr-vol-log-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2), r;
 	enum log_level was = log_threshold;
 	ssize_t n;
 
@@ -276,16 +277,38 @@ START_TEST(format_1_refused_with_copy_hint)
 	log_set_level(LOG_LVL_ERR);
 	fflush(stderr);
 	dup2(fd, 2);
-	ck_assert_int_eq(parse_with("format", "1"), -EINVAL);
+	r = parse_with("format", value);
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
 	log_set_level(was);
-	n = pread(fd, msg, sizeof(msg) - 1, 0);
-	ck_assert_int_gt(n, 0);
-	ck_assert_msg(strstr(msg, "format 1") && strstr(msg, "atrestfs-rotate"), "message: %s", msg);
+	n = pread(fd, msg, len - 1, 0);
+	msg[n > 0 ? n : 0] = '\0';
 	close(fd);
 	unlink(path);
+	return r;
+}
+
+/* Formats 2 and 3 both parse (the number fixes the content layout); a
+ * newer one is refused as newer. */
+START_TEST(formats_2_and_3_read)
+{
+	char msg[1024];
+
+	ck_assert_int_eq(parse_with("format", "2"), 0);
+	ck_assert_int_eq(parse_with("format", "3"), 0);
+	ck_assert_int_eq(format_refusal("4", msg, sizeof(msg)), -EINVAL);
+	ck_assert_msg(strstr(msg, "format 4 is newer"), "message: %s", msg);
+}
+END_TEST
+
+/* Format 1 is refused with a sentence that says how to copy the data over. */
+START_TEST(format_1_refused_with_copy_hint)
+{
+	char msg[1024];
+
+	ck_assert_int_eq(format_refusal("1", msg, sizeof(msg)), -EINVAL);
+	ck_assert_msg(strstr(msg, "format 1") && strstr(msg, "atrestfs-rotate"), "message: %s", msg);
 }
 END_TEST
 
@@ -500,7 +523,8 @@ START_TEST(mac_detects_any_change)
 		const char *obj, *field, *value;
 		bool parses;
 	} changes[] = {
-		{ NULL, "format", "3", false },
+		{ NULL, "format", "2", true }, /* a downgrade of the layout */
+		{ NULL, "format", "4", false },
 		{ NULL, "encryption", "false", false },
 		{ NULL, "cipher", "\"AES-128-GCM\"", false },
 		{ NULL, "block_size", "8192", false },
@@ -800,6 +824,7 @@ int main(void)
 	T(unknown_top_level_field_refused);
 	T(unknown_key_source_field_refused);
 	T(unknown_format_refused);
+	T(formats_2_and_3_read);
 	T(format_1_refused_with_copy_hint);
 	T(unknown_algorithms_refused);
 	T(bad_uuid_refused);
