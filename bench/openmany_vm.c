@@ -3,26 +3,30 @@
  * Many files open at once, for bench/openmany_vm.sh (runs inside its VM as
  * root, linked static: the VM has no libc of its own but the daemon's):
  *
+ *   openmany_vm --create DIR N UID
  *   openmany_vm DIR N UID DAEMON_PID [CHECKPOINT...]
  *
- * A child process that drops to UID (all of root's groups and capabilities
- * gone, as an application would be) creates DIR/f0000000.. (N empty
- * files), then opens all N read-write and holds them, writes one byte
- * through each, reads it back through each after the page cache was
- * dropped (so every read reaches the daemon and its per-file key), and
- * closes them. The parent stays root: at each step, and at CHECKPOINT
- * open files while the opens go on (default: N/10 and N/2), it reads the
- * daemon's VmRSS, VmHWM, VmLck, thread count (/proc/PID/status), its
- * descriptors (/proc/PID/fd) and mappings (/proc/PID/maps), which an
- * unprivileged process may not. It drops the kernel's caches where a step
- * needs them cold (sync first, so nothing dirty stays behind).
+ * The first form drops to UID and creates DIR/f0000000.. (N empty files;
+ * the host does this step natively, where it is 20-50 times faster than
+ * under emulation). In the second, a child process that drops to UID (all
+ * of root's groups and capabilities gone, as an application would be)
+ * opens all N read-write and holds them, writes one byte through each,
+ * reads it back through each after the page cache was dropped (so every
+ * read reaches the daemon and its per-file key), and closes them. The
+ * parent stays root: at each step, and at CHECKPOINT open files while the
+ * opens go on (default: N/10 and N/2), it reads the daemon's VmRSS, VmHWM,
+ * VmLck, thread count (/proc/PID/status), its descriptors (/proc/PID/fd)
+ * and mappings (/proc/PID/maps), which an unprivileged process may not. It
+ * drops the kernel's caches where a step needs them cold (sync first, so
+ * nothing dirty stays behind).
  *
- * Output, TSV on stdout: "mem STEP OPEN RSS_KIB HWM_KIB VMLCK_KIB FDS MAPS
- * THREADS" per measurement and "time METRIC VALUE UNIT" per timed step;
- * progress and errors on stderr. Exit status 0 only when every file was
- * created, opened, written, read back with the right byte and closed and
- * the daemon is still alive; else 1 (the step, the count reached and the
- * errno are printed).
+ * Output, TSV on stdout, each line after $OPENMANY_PREFIX when set, as it
+ * is measured: "mem STEP OPEN RSS_KIB HWM_KIB VMLCK_KIB FDS MAPS THREADS"
+ * per measurement, "time METRIC VALUE UNIT" per timed step, "fail STEP
+ * COUNT ERRNO"; progress and errors on stderr. Exit status 0 only when
+ * every file was created or opened, written, read back with the right
+ * byte and closed and the daemon is still alive; else 1 (the step, the
+ * count reached and the errno are printed).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -44,6 +48,7 @@
 #define MAX_CHECKPOINTS 16
 
 static pid_t daemon_pid;
+static const char *prefix = ""; /* before every stdout line */
 
 static void die(const char *fmt, ...)
 {
@@ -138,7 +143,8 @@ static void measure(const char *step, long open_files)
 {
 	if (kill(daemon_pid, 0))
 		die("the daemon (PID %d) is gone at step %s", (int)daemon_pid, step);
-	printf("mem\t%s\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\n", step, open_files,
+	printf("%smem\t%s\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\n", prefix,
+	       step, open_files,
 	       status_field("VmRSS"), status_field("VmHWM"),
 	       status_field("VmLck"), count_fds(), count_maps(),
 	       status_field("Threads"));
@@ -163,7 +169,7 @@ static void point(const char *step, long open_files)
 static void report_time(const char *metric, double seconds, long n)
 {
 	char line[128];
-	int len = snprintf(line, sizeof(line), "time %s %.2f %.1f\n", metric,
+	int len = snprintf(line, sizeof(line), "time %s %.3f %.1f\n", metric,
 			   seconds, n ? seconds * 1e6 / n : 0.0);
 
 	if (write(to_parent, line, len) != len)
@@ -181,22 +187,31 @@ static void fail_step(const char *step, long reached, int err)
 	_exit(1);
 }
 
-static void child(const char *dir, long n, uid_t uid, const long *cps, int ncps)
+/* Progress on stderr every tenth of @p n (a step can take many minutes
+ * under software emulation). */
+static void progress(const char *step, long done, long n)
 {
-	char path[4096];
-	double t0, paused;
-	int *fds;
-	long i;
-	int c;
+	if (n >= 10 && done % (n / 10) == 0)
+		fprintf(stderr, "openmany_vm: %s %ld of %ld\n", step, done, n);
+}
 
+/* Drop root for good: no groups, no capabilities, UID alone. */
+static void become(uid_t uid)
+{
 	if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
 	    setresuid(uid, uid, uid) || geteuid() == 0)
 		fail_step("setuid", 0, errno ? errno : EPERM);
-	fds = calloc(n, sizeof(*fds));
-	if (!fds)
-		fail_step("calloc", 0, ENOMEM);
+}
 
-	/* 1. Create the files (empty, closed again). */
+/* The --create form: N empty files, closed again. */
+static int create_files(const char *dir, long n, uid_t uid)
+{
+	char path[4096];
+	double t0;
+	long i;
+
+	to_parent = STDOUT_FILENO;
+	become(uid);
 	t0 = now();
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/f%07ld", dir, i);
@@ -205,13 +220,29 @@ static void child(const char *dir, long n, uid_t uid, const long *cps, int ncps)
 		if (fd < 0)
 			fail_step("create", i, errno);
 		close(fd);
+		progress("created", i + 1, n);
 	}
 	report_time("create", now() - t0, n);
+	return 0;
+}
 
-	/* 2. From a daemon without cached inodes: the parent drops them. */
+static void child(const char *dir, long n, uid_t uid, const long *cps, int ncps)
+{
+	char path[4096];
+	double t0, paused;
+	int *fds;
+	long i;
+	int c;
+
+	become(uid);
+	fds = calloc(n, sizeof(*fds));
+	if (!fds)
+		fail_step("calloc", 0, ENOMEM);
+
+	/* 1. From a daemon without cached inodes: the parent drops them. */
 	point("start", 0);
 
-	/* 3. Open them all, measured at the checkpoints (not timed). */
+	/* 2. Open them all, measured at the checkpoints (not timed). */
 	paused = 0;
 	c = 0;
 	t0 = now();
@@ -220,6 +251,7 @@ static void child(const char *dir, long n, uid_t uid, const long *cps, int ncps)
 		fds[i] = open(path, O_RDWR | O_CLOEXEC);
 		if (fds[i] < 0)
 			fail_step("open", i, errno);
+		progress("opened", i + 1, n);
 		if (c < ncps && i + 1 == cps[c]) {
 			double p0 = now();
 
@@ -231,17 +263,18 @@ static void child(const char *dir, long n, uid_t uid, const long *cps, int ncps)
 	report_time("open", now() - t0 - paused, n);
 	point("opened", n);
 
-	/* 4. One byte through each descriptor. */
+	/* 3. One byte through each descriptor. */
 	t0 = now();
 	for (i = 0; i < n; i++) {
 		unsigned char b = (unsigned char)(i * 7 + 1);
 
 		if (pwrite(fds[i], &b, 1, 0) != 1)
 			fail_step("write", i, errno ? errno : EIO);
+		progress("written", i + 1, n);
 	}
 	report_time("write", now() - t0, n);
 
-	/* 5. The parent writes it back and drops the page cache: the reads
+	/* 4. The parent writes it back and drops the page cache: the reads
 	 * below go to the daemon, which decrypts with each file's key. */
 	point("written", n);
 	t0 = now();
@@ -253,11 +286,12 @@ static void child(const char *dir, long n, uid_t uid, const long *cps, int ncps)
 			fail_step("read", i, r < 0 ? errno : EIO);
 		if (b != (unsigned char)(i * 7 + 1))
 			fail_step("read_compare", i, EILSEQ);
+		progress("read", i + 1, n);
 	}
 	report_time("read", now() - t0, n);
 	point("read", n);
 
-	/* 6. Close them all. */
+	/* 5. Close them all. */
 	t0 = now();
 	for (i = 0; i < n; i++)
 		if (close(fds[i]))
@@ -279,8 +313,18 @@ int main(int argc, char **argv)
 	pid_t kid;
 	FILE *in;
 
+	if (getenv("OPENMANY_PREFIX"))
+		prefix = getenv("OPENMANY_PREFIX");
+	if (argc == 5 && !strcmp(argv[1], "--create")) {
+		n = strtol(argv[3], NULL, 10);
+		uid = (uid_t)strtoul(argv[4], NULL, 10);
+		if (n <= 0 || uid == 0)
+			die("N must be > 0, UID not 0");
+		return create_files(argv[2], n, uid);
+	}
 	if (argc < 5)
-		die("usage: openmany_vm DIR N UID DAEMON_PID [CHECKPOINT...]");
+		die("usage: openmany_vm --create DIR N UID | "
+		    "openmany_vm DIR N UID DAEMON_PID [CHECKPOINT...]");
 	n = strtol(argv[2], NULL, 10);
 	uid = (uid_t)strtoul(argv[3], NULL, 10);
 	daemon_pid = (pid_t)strtol(argv[4], NULL, 10);
@@ -317,8 +361,8 @@ int main(int argc, char **argv)
 		int k = sscanf(line, "%63s %63s %63s %63s", a, b, c, d);
 
 		if (k == 4 && !strcmp(a, "time")) {
-			printf("time\t%s_s\t%s\ts\n", b, c);
-			printf("time\t%s_us_per_file\t%s\tus\n", b, d);
+			printf("%stime\t%s_s\t%s\ts\n", prefix, b, c);
+			printf("%stime\t%s_us_per_file\t%s\tus\n", prefix, b, d);
 			fflush(stdout);
 			fprintf(stderr, "openmany_vm: %s took %s s (%s us per file)\n",
 				b, c, d);
@@ -327,7 +371,8 @@ int main(int argc, char **argv)
 		if (k == 4 && !strcmp(a, "fail")) {
 			fprintf(stderr, "openmany_vm: %s failed after %s files: %s\n",
 				b, c, d);
-			printf("fail\t%s\t%s\t%s\n", b, c, d);
+			printf("%sfail\t%s\t%s\t%s\n", prefix, b, c, d);
+			fflush(stdout);
 			continue;
 		}
 		if (k == 2) {
