@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What unmodified software does, on encrypted and plain volumes: 255-byte
-# names, hard links across directories, O_APPEND writers, symlinks, rename
+# names, hard links across directories, unlink of a file with another name
+# or still open, O_APPEND writers, symlinks, rename
 # over a file, RENAME_NOREPLACE/RENAME_EXCHANGE, chmod/chown/utimens,
 # truncate, fallocate, xattrs, flock and POSIX locks, O_DIRECT, statfs,
 # fsync, and the bookkeeping files being invisible and untouchable; and the
@@ -43,6 +44,28 @@ with open(P("b", "link"), "ab") as f: f.write(b"more")
 assert open(P("a", "orig"), "rb").read() == b"linked" * 1000 + b"more"
 os.unlink(P("a", "orig"))
 assert os.stat(P("b", "link")).st_nlink == 1
+
+# Unlink of one of two names, and of a file still open: data, size and
+# mtime stay, ctime moves (the kernel writes its cached times back at each
+# unlink; the daemon may skip that only for a file with no name left).
+with open(P("keep"), "wb") as f: f.write(b"k" * 5000)
+os.utime(P("keep"), ns=(1_000_000_000, 3_000_000_000_789))
+os.link(P("keep"), P("keep2"))
+ct = os.stat(P("keep2")).st_ctime_ns
+fd = os.open(P("keep"), os.O_RDWR)
+time.sleep(0.05)
+os.unlink(P("keep"))
+st = os.stat(P("keep2"))
+assert st.st_nlink == 1 and st.st_mtime_ns == 3_000_000_000_789, st
+assert st.st_ctime_ns > ct, "ctime of a name left after unlink"
+os.unlink(P("keep2"))
+st = os.fstat(fd)
+assert st.st_nlink == 0 and st.st_size == 5000, st
+assert st.st_mtime_ns == 3_000_000_000_789, st
+assert os.pread(fd, 10, 4990) == b"k" * 10
+os.pwrite(fd, b"z", 0); assert os.pread(fd, 2, 0) == b"zk"
+os.close(fd)
+assert not os.path.exists(P("keep")) and not os.path.exists(P("keep2"))
 
 # Concurrent O_APPEND writers: every record lands whole.
 path = P("appendlog")
