@@ -72,6 +72,7 @@ struct content_file {
 	off_t jres;        /* bytes reserved this session in each journal slot */
 	bool damaged;      /* every access gives EIO */
 	bool may_have_holes; /* below csize, past the header; false when known */
+	off_t resv;        /* [hlen, resv) known allocated; <= csize (reserve()) */
 	off_t blksize;       /* the backing file system's allocation unit */
 	ino_t ino;         /* for log lines */
 };
@@ -120,6 +121,15 @@ off_t content_size(const struct content_file *f)
 static off_t csize_with_header(const struct content_file *f, off_t psize)
 {
 	return psize ? content_cipher_size(f->ctx, psize) : CONTENT_EMPTY_LEN;
+}
+
+/* Every change of the cached backing size goes through here: a cut also
+ * cuts what reserve() knows to be allocated. */
+static void set_csize(struct content_file *f, off_t csize)
+{
+	f->csize = csize;
+	if (f->resv > csize)
+		f->resv = csize;
 }
 
 off_t content_stat_size(const struct content_ctx *ctx, off_t csize)
@@ -454,8 +464,10 @@ int content_commit(struct content_file *f, int fd)
 	/* Sparse no more (a gap filled since)? Then writes inside the file
 	 * need no space reserved again. */
 	if (f->may_have_holes && f->csize > f->ctx->hlen &&
-	    lseek(fd, f->ctx->hlen, SEEK_HOLE) >= f->csize)
+	    lseek(fd, f->ctx->hlen, SEEK_HOLE) >= f->csize) {
 		f->may_have_holes = false;
+		f->resv = f->csize;
+	}
 	/* Overwrites that kept the size left only journal records, which
 	 * carry their own authentication: nothing to commit for them. */
 	if (!f->has_header || !f->dirty || f->damaged)
@@ -511,7 +523,7 @@ static int create_header(struct content_file *f, int fd, bool dirty)
 		r = pwrite_all(fd, h, CONTENT_COMMIT_OFF, 0);
 	if (r) {
 		if (ftruncate(fd, 0) == 0)
-			f->csize = 0;
+			set_csize(f, 0);
 		return r;
 	}
 	memcpy(f->craw[1], h + CONTENT_COMMIT_OFF + 512, CONTENT_COMMIT_LEN);
@@ -519,7 +531,7 @@ static int create_header(struct content_file *f, int fd, bool dirty)
 	f->committed = 0;
 	f->dirty = dirty;
 	f->has_header = true;
-	f->csize = CONTENT_EMPTY_LEN;
+	set_csize(f, CONTENT_EMPTY_LEN);
 	f->jseq = 0;
 	f->cjseq = 0;
 	f->jres = 0;
@@ -842,7 +854,7 @@ static int recover_apply(struct content_file *f, int fd, const struct recovery *
 	}
 	if (f->csize != want && ftruncate(fd, want))
 		return -errno;
-	f->csize = want;
+	set_csize(f, want);
 	return 0;
 }
 
@@ -875,7 +887,7 @@ static int load_file(struct content_file *f, int fd, bool repair,
 	if (fstat(fd, &st))
 		return -errno;
 	f->ino = st.st_ino;
-	f->csize = st.st_size;
+	set_csize(f, st.st_size);
 	f->blksize = st.st_blksize > 0 ? st.st_blksize : 4096;
 	out->committed_size = -1;
 	out->backing_before = out->backing_after = st.st_size;
@@ -893,7 +905,7 @@ static int load_file(struct content_file *f, int fd, bool repair,
 		out->torn_tail = true;
 		out->size = 0;
 		if (!repair) {
-			f->csize = 0;
+			set_csize(f, 0);
 			return 0;
 		}
 		w = writable_fd(fd);
@@ -903,7 +915,7 @@ static int load_file(struct content_file *f, int fd, bool repair,
 		close(w);
 		if (r)
 			return r;
-		f->csize = 0;
+		set_csize(f, 0);
 		out->backing_after = 0;
 		return 1;
 	}
@@ -940,9 +952,14 @@ static int load_file(struct content_file *f, int fd, bool repair,
 	f->dirty = flags[w] & COMMIT_DIRTY;
 	f->jseq = f->cjseq = jseq[w];
 	/* Holes in the blocks (sparse files) need space reserved before they
-	 * are written; one look per open says whether there are any. */
-	f->may_have_holes = st.st_size > f->ctx->hlen &&
-			    lseek(fd, f->ctx->hlen, SEEK_HOLE) < st.st_size;
+	 * are written; one look per open says whether there are any, and
+	 * where the first one starts (all before it is allocated). */
+	if (st.st_size > f->ctx->hlen) {
+		off_t hole = lseek(fd, f->ctx->hlen, SEEK_HOLE);
+
+		f->may_have_holes = hole < st.st_size;
+		f->resv = hole > f->ctx->hlen ? hole : 0;
+	}
 	out->committed_size = f->committed;
 	out->dirty = f->dirty;
 	ls = calloc(1, sizeof(*ls));
@@ -1105,7 +1122,7 @@ int content_check_file(struct content_ctx *ctx, int fd, bool repair,
 	/* Every block up to the consistent size (a tail left unrepaired is
 	 * reported as such, not as bad blocks: a mount would cut it back). */
 	if (out->torn_tail && !repair)
-		f.csize = csize_with_header(&f, out->size);
+		set_csize(&f, csize_with_header(&f, out->size));
 	nb = (uint64_t)(content_size(&f) + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
 	for (uint64_t b = 0; b < nb; b++) {
 		ssize_t n = read_block(&f, fd, b, plain);
@@ -1223,6 +1240,7 @@ struct plan {
 static int reserve(struct content_file *f, int fd, off_t from, off_t to)
 {
 	int mode = to > f->csize ? 0 : FALLOC_FL_KEEP_SIZE;
+	off_t mark = f->resv > f->ctx->hlen ? f->resv : f->ctx->hlen;
 
 	if (to <= from)
 		return 0;
@@ -1231,8 +1249,23 @@ static int reserve(struct content_file *f, int fd, off_t from, off_t to)
 	if (!f->may_have_holes &&
 	    (mode || to <= (f->csize + f->blksize - 1) / f->blksize * f->blksize))
 		return 0;
-	if (fallocate(fd, mode, from, to - from) == 0)
+	/*
+	 * So is a range below the high-water mark: [hlen, resv) was found
+	 * allocated at open (data before the first hole) or reserved by a
+	 * successful fallocate since, and nothing frees it while the file is
+	 * open here: the daemon is the volume's only writer, never punches
+	 * holes, and every cut lowers the mark (set_csize()). Rewrites of a
+	 * sparse file's reserved region then skip the call.
+	 */
+	if (from >= f->ctx->hlen && to <= mark)
 		return 0;
+	if (fallocate(fd, mode, from, to - from) == 0) {
+		/* Contiguous with the mark: it moves up (a sequential writer
+		 * into holes keeps it at its write position). */
+		if (from >= f->ctx->hlen && from <= mark && to > mark)
+			f->resv = to;
+		return 0;
+	}
 	if (errno != EOPNOTSUPP)
 		return -errno;
 	/* No fallocate on this file system: at least the size limit. */
@@ -1307,11 +1340,11 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 	if (p->grow_to > f->csize || (p->res_to > p->res_from && p->res_from > f->csize))
 		f->may_have_holes = true; /* a gap left before the new end */
 	if (p->pad_len && block_off(f, p->pad_b) + (off_t)p->pad_len > f->csize)
-		f->csize = block_off(f, p->pad_b) + (off_t)p->pad_len;
+		set_csize(f, block_off(f, p->pad_b) + (off_t)p->pad_len);
 	if (p->res_to > f->csize)
-		f->csize = p->res_to;
+		set_csize(f, p->res_to);
 	if (p->grow_to > f->csize)
-		f->csize = p->grow_to;
+		set_csize(f, p->grow_to);
 	/* 4. Existing blocks that hold committed bytes: each run of up to
 	 * K of them to the journal, then in place in one write. */
 	if (p->pad_len) {
@@ -1350,10 +1383,10 @@ undo:
 	if (new_header) {
 		if (ftruncate(fd, 0) == 0) {
 			f->has_header = false;
-			f->csize = 0;
+			set_csize(f, 0);
 		}
 	} else if (ftruncate(fd, ocsize) == 0) {
-		f->csize = ocsize;
+		set_csize(f, ocsize);
 	}
 	return r;
 fail:
@@ -1363,7 +1396,7 @@ fail:
 		struct stat st;
 
 		if (fstat(fd, &st) == 0)
-			f->csize = st.st_size;
+			set_csize(f, st.st_size);
 	}
 	return r;
 }
@@ -1538,7 +1571,7 @@ int content_truncate(struct content_file *f, int fd, off_t size)
 		return r;
 	if (ftruncate(fd, csize_with_header(f, size)))
 		return -errno;
-	f->csize = csize_with_header(f, size);
+	set_csize(f, csize_with_header(f, size));
 	return 0;
 }
 
