@@ -19,6 +19,7 @@
 #include "names.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,8 +41,28 @@ const uint8_t names_fixed_id[NAMES_DIRID_LEN] = {
 static const char b64url_chars[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/*
+ * Names encrypted or decrypted lately, by directory ID and plaintext: the
+ * encryption is deterministic, and the daemon asks for the same one twice
+ * in a row for most operations (the kernel's LOOKUP, then the CREATE or
+ * UNLINK of that name; READDIR, then a LOOKUP of each entry), where one
+ * SIV encryption costs more than the rest of the request. A slot holds
+ * one name; a miss only costs the encryption. Plaintext names: in locked,
+ * non-dumpable memory, wiped when the volume is unmounted.
+ */
+#define MEMO_SLOTS 128
+
+struct memo_slot {
+	pthread_mutex_t lock;
+	bool used;                       /* protected by lock */
+	uint8_t dirid[NAMES_DIRID_LEN];  /* protected by lock */
+	char plain[NAMES_MAX + 1];       /* protected by lock */
+	char enc[NAMES_ENC_MAX + 1];     /* protected by lock */
+};
+
 struct names_ctx {
 	uint8_t *key; /* secmem, CRYPTO_SIV_KEY_LEN bytes; immutable */
+	struct memo_slot *memo; /* secmem, MEMO_SLOTS */
 };
 
 int names_ctx_new(const uint8_t key[CRYPTO_SIV_KEY_LEN],
@@ -52,11 +73,16 @@ int names_ctx_new(const uint8_t key[CRYPTO_SIV_KEY_LEN],
 	if (!ctx)
 		return -ENOMEM;
 	ctx->key = secmem_alloc(CRYPTO_SIV_KEY_LEN);
-	if (!ctx->key) {
+	ctx->memo = secmem_alloc(MEMO_SLOTS * sizeof(*ctx->memo));
+	if (!ctx->key || !ctx->memo) {
+		secmem_free(ctx->key);
+		secmem_free(ctx->memo);
 		free(ctx);
 		return -ENOMEM;
 	}
 	memcpy(ctx->key, key, CRYPTO_SIV_KEY_LEN);
+	for (size_t i = 0; i < MEMO_SLOTS; i++)
+		pthread_mutex_init(&ctx->memo[i].lock, NULL);
 	*out = ctx;
 	return 0;
 }
@@ -65,8 +91,57 @@ void names_ctx_free(struct names_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	for (size_t i = 0; i < MEMO_SLOTS; i++)
+		pthread_mutex_destroy(&ctx->memo[i].lock);
+	secmem_free(ctx->memo);
 	secmem_free(ctx->key);
 	free(ctx);
+}
+
+/* The memo slot of @p plain (@p len bytes) under @p dirid (FNV-1a). */
+static struct memo_slot *memo_slot(struct names_ctx *ctx,
+				   const uint8_t dirid[NAMES_DIRID_LEN],
+				   const char *plain, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < NAMES_DIRID_LEN; i++)
+		h = (h ^ dirid[i]) * 0x100000001b3ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)plain[i]) * 0x100000001b3ull;
+	return &ctx->memo[h % MEMO_SLOTS];
+}
+
+/* The encoded name of @p plain under @p dirid into @p enc if the memo has
+ * it. */
+static bool memo_get(struct names_ctx *ctx,
+		     const uint8_t dirid[NAMES_DIRID_LEN], const char *plain,
+		     size_t len, char *enc)
+{
+	struct memo_slot *m = memo_slot(ctx, dirid, plain, len);
+	bool hit;
+
+	pthread_mutex_lock(&m->lock);
+	hit = m->used && !memcmp(m->dirid, dirid, NAMES_DIRID_LEN) &&
+	      !strcmp(m->plain, plain);
+	if (hit)
+		strcpy(enc, m->enc);
+	pthread_mutex_unlock(&m->lock);
+	return hit;
+}
+
+static void memo_put(struct names_ctx *ctx,
+		     const uint8_t dirid[NAMES_DIRID_LEN], const char *plain,
+		     size_t len, const char *enc)
+{
+	struct memo_slot *m = memo_slot(ctx, dirid, plain, len);
+
+	pthread_mutex_lock(&m->lock);
+	memcpy(m->dirid, dirid, NAMES_DIRID_LEN);
+	memcpy(m->plain, plain, len + 1);
+	strcpy(m->enc, enc);
+	m->used = true;
+	pthread_mutex_unlock(&m->lock);
 }
 
 /* enc = base64url(SIV || ciphertext) of @p len bytes of @p plain. */
@@ -153,7 +228,12 @@ int names_encrypt(struct names_ctx *ctx, const uint8_t dirid[NAMES_DIRID_LEN],
 
 	if (r)
 		return r;
-	return seal(ctx, dom_name, dirid, plain, len, enc);
+	if (memo_get(ctx, dirid, plain, len, enc))
+		return 0;
+	r = seal(ctx, dom_name, dirid, plain, len, enc);
+	if (!r)
+		memo_put(ctx, dirid, plain, len, enc);
+	return r;
 }
 
 int names_decrypt(struct names_ctx *ctx, const uint8_t dirid[NAMES_DIRID_LEN],
@@ -173,6 +253,8 @@ int names_decrypt(struct names_ctx *ctx, const uint8_t dirid[NAMES_DIRID_LEN],
 		secmem_wipe(plain, (size_t)len + 1);
 		return -EINVAL;
 	}
+	/* Strictly decoded and authentic: the one encoding of the name. */
+	memo_put(ctx, dirid, plain, (size_t)len, enc);
 	return 0;
 }
 

@@ -143,6 +143,43 @@ START_TEST(bound_to_directory_and_key)
 }
 END_TEST
 
+/* Names encrypted or decrypted lately are remembered: whatever the order,
+ * the directories and the names sharing a slot, every encryption is the
+ * one SIV gives, and only an authentic decryption is remembered. */
+START_TEST(memo_is_transparent)
+{
+	const uint8_t *dirs[3] = { dir_a, dir_b, names_fixed_id };
+	char enc[NAMES_ENC_MAX + 1], want[NAMES_ENC_MAX + 1];
+	char name[32], back[NAMES_MAX + 1];
+
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 600; i++) {
+			const uint8_t *d = dirs[(i + round) % 3];
+
+			/* "n1", "n10", "n100": prefixes of each other. */
+			snprintf(name, sizeof(name), "n%d", i % 300);
+			forge("atrestfs name", d, name, strlen(name), want);
+			ck_assert_int_eq(names_encrypt(ctx, d, name, enc), 0);
+			ck_assert_str_eq(enc, want);
+			if (i % 7 == 0) {
+				ck_assert_int_eq(names_decrypt(ctx, d, want,
+							       back), 0);
+				ck_assert_str_eq(back, name);
+			}
+		}
+	}
+	/* Decrypted under one directory, encrypted under another. */
+	forge("atrestfs name", dir_a, "moved", 5, want);
+	ck_assert_int_eq(names_decrypt(ctx, dir_a, want, back), 0);
+	ck_assert_int_eq(names_encrypt(ctx, dir_b, "moved", enc), 0);
+	ck_assert_str_ne(enc, want);
+	/* A failed decryption leaves nothing to find. */
+	ck_assert_int_eq(names_decrypt(ctx, dir_b, want, back), -EBADMSG);
+	forge("atrestfs name", dir_b, "moved", 5, want);
+	ck_assert_str_eq(enc, want);
+}
+END_TEST
+
 START_TEST(invalid_names_refused)
 {
 	char enc[NAMES_ENC_MAX + 1], big[300];
@@ -423,6 +460,7 @@ int main(void)
 	T(roundtrip_every_length, setup, teardown);
 	T(roundtrip_any_bytes, setup, teardown);
 	T(bound_to_directory_and_key, setup, teardown);
+	T(memo_is_transparent, setup, teardown);
 	T(invalid_names_refused, setup, teardown);
 	T(authentic_but_unusable_refused, setup, teardown);
 	T(long_name_threshold, setup, teardown);
