@@ -6,9 +6,10 @@
  * every FUSE worker thread. Each thread keeps its own pre-initialised cipher
  * contexts (one per direction), so a call is one IV init (plus a key
  * schedule when the key differs from the one the context holds), one update
- * and one final, with no allocation. A context holds its key schedule in
- * OpenSSL's ordinary heap, so crypto_forget() erases it when the request
- * that needed it is done. Every OpenSSL return is checked with != 1.
+ * and one final. A context holds its key schedule in OpenSSL's ordinary
+ * heap, so crypto_forget() erases it (frees OpenSSL's part, which the next
+ * call sets up again) when the request that needed it is done. Every
+ * OpenSSL return is checked with != 1.
  */
 #include "crypto.h"
 

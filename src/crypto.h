@@ -69,8 +69,8 @@ int crypto_gcm_open(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *iv,
  * key's schedule (in OpenSSL's unlocked heap) between calls so that the
  * blocks of one request share one key setup; whoever runs a batch of
  * crypto_gcm_seal()/crypto_gcm_open() calls calls this when the batch is
- * done (the daemon: before each reply, fuse_io.c), so no key outlives the
- * request that used it. Cheap when nothing is held.
+ * done (the daemon before each reply, fuse_io.c; fsck after each file), so
+ * no key outlives the request that used it. Cheap when nothing is held.
  */
 void crypto_forget(void);
 

@@ -40,6 +40,7 @@
 #include <jansson.h>
 
 #include "content.h"
+#include "crypto.h"
 #include "dirid.h"
 #include "durable.h"
 #include "keyprov.h"
@@ -307,6 +308,9 @@ static int check_content(struct fsck *f, int fd, struct content_check *c,
 	int r = content_check_file(f->cctx, fd, f->o->repair, c);
 	size_t l = 0;
 
+	/* The file's key schedule must not stay behind in OpenSSL's heap
+	 * while the next thousand files are checked (crypto.h). */
+	crypto_forget();
 	why[0] = '\0';
 #define SAY(...) (l += (size_t)snprintf(why + l, l < n ? n - l : 0, __VA_ARGS__))
 	if (c->bad_header)
@@ -398,6 +402,7 @@ static void check_xattrs(struct fsck *f, int fd, const uint8_t *owner,
 				    (size_t)content_blob_plain_len((size_t)vn));
 	}
 out:
+	crypto_forget();
 	free(list);
 	free(val);
 	free(out);
