@@ -697,10 +697,14 @@ static int handle_made(struct atr_fs *fs, struct fs_inode *dir,
 
 	b->fd = -1;
 	r = open_entry(fs, dir, b, &inode, &st);
-	if (!r && fstat(fd, &made))
-		r = -errno;
 	if (r) {
 		close(fd);
+		return r;
+	}
+	if (fstat(fd, &made)) {
+		r = -errno;
+		close(fd);
+		fs_table_forget(fs->table, inode, 1);
 		return r;
 	}
 	memset(e, 0, sizeof(*e));
