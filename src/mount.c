@@ -396,6 +396,18 @@ static void free_options(struct mount_opts *o)
  * refusal rules, the lock, the pins. Nothing the volume says is acted on
  * before it agrees with what the node pins.
  */
+static int is_volume_mount(const struct mountinfo_entry *e, void *vol)
+{
+	return mountinfo_is_atrestfs(e) && !strcmp(e->source, vol);
+}
+
+/* Whether an atrestfs mount of @p vol (a canonical path, as every mount
+ * names its volume) is listed. */
+static bool volume_is_mounted(const char *vol)
+{
+	return mountinfo_each(NULL, is_volume_mount, (void *)vol) == 1;
+}
+
 static int check_volume(struct mount *m)
 {
 	const char *vol = m->vol;
@@ -447,6 +459,15 @@ static int check_volume(struct mount *m)
 	/* One process at a time writes a volume: this daemon or fsck.
 	 * The lock lives as long as the daemon (fuse_daemonize keeps it). */
 	m->lock_fd = volume_lock(vol, VOLUME_LOCK_WAIT_MS);
+	if (m->lock_fd == -EWOULDBLOCK && !volume_is_mounted(vol)) {
+		/* Nothing serves it: a daemon still finishing after its
+		 * unmount (last releases, close; seconds under load), or fsck. */
+		fprintf(stderr, "atrestfs: %s is not mounted but still held "
+				"(a daemon finishing after its unmount, or "
+				"atrestfs fsck): waiting up to %d s\n",
+			vol, VOLUME_LOCK_SETTLE_MS / 1000);
+		m->lock_fd = volume_lock(vol, VOLUME_LOCK_SETTLE_MS);
+	}
 	if (m->lock_fd == -EWOULDBLOCK) {
 		fprintf(stderr, "atrestfs: refused: %s is in use by another "
 				"atrestfs process (mounted, or being checked "

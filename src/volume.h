@@ -89,6 +89,8 @@ int volume_config_store(const char *voldir, const struct volume_config *cfg);
 
 /* How long a mount or fsck waits for a daemon that is just unmounting. */
 #define VOLUME_LOCK_WAIT_MS 5000
+/* The longer wait when no mount of the volume is listed (mount.c). */
+#define VOLUME_LOCK_SETTLE_MS 60000
 
 /**
  * Take the volume's exclusive lock (flock on the volume directory), held
