@@ -140,6 +140,11 @@ mkdir -p "$WORK/mnt2"
 atr_mount "$SMALL/vol" "$WORK/mnt2"
 head -c 4000 /dev/urandom >"$WORK/f.expect"
 cp "$WORK/f.expect" "$WORK/mnt2/f"
+# The kernel sends cp's RELEASE without waiting for it, and the daemon
+# writes the clean commit record there: a remount makes sure it is on the
+# backing file before the checksum below is taken.
+atr_umount "$WORK/mnt2"
+atr_mount "$SMALL/vol" "$WORK/mnt2"
 F=$(find "$SMALL/vol" -type f -size "$((H + 4000 + 32))c" | head -1)
 [ -n "$F" ] || fail "backing file on tmpfs not found"
 dd if=/dev/zero of="$SMALL/filler" bs=4k 2>/dev/null || true
