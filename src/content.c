@@ -23,6 +23,8 @@
  * format 3, so a 1 MiB overwrite is two pwrites instead of 512; each
  * journalled block opens on its own (its own GCM tag and associated data),
  * so a torn record loses only blocks whose in-place write had not begun.
+ * A run of holes (a preallocated file being written) needs no copy: its
+ * format-3 hole record names it, and torn in place it goes back to holes.
  */
 #include "content.h"
 
@@ -628,25 +630,51 @@ static int journal_write_hole(struct content_file *f, int fd, uint64_t b,
 	return pwrite_all(fd, rec, sizeof(rec), at);
 }
 
+/* Are the backing bytes [@p from, @p to) all zero? (Read: a partial file
+ * system block at the edge of a run, shared with a neighbour block.) */
+static bool range_zero(int fd, off_t from, off_t to)
+{
+	uint8_t buf[CONTENT_CBLOCK];
+
+	while (from < to) {
+		size_t want = to - from < (off_t)sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, from);
+
+		if (n != (ssize_t)want || !all_zero(buf, want))
+			return false;
+		from += n;
+	}
+	return true;
+}
+
 /*
  * Is the run of @p n blocks from @p b, about to be overwritten in place by
  * @p len stored bytes, all holes that a hole record can stand for? Format
  * 3, full blocks before (the run inside the @p old_csize backing bytes) and
- * after, and no stored byte of it allocated: one SEEK_DATA, and only in a
- * file that may have holes.
+ * after, and every stored byte of it zero: the whole file system blocks
+ * inside the run by one SEEK_DATA (no data allocated there), the partial
+ * ones at its edges by reading them (a 4128-byte block shares them with
+ * its neighbours: a sequential writer has just written the one before).
+ * Asked only in a file that may have holes.
  */
 static bool run_is_hole(const struct content_file *f, int fd, uint64_t b,
 			uint32_t n, size_t len, off_t old_csize)
 {
-	off_t s = block_off(f, b), e = block_off(f, b + n), next;
+	off_t s = block_off(f, b), e = block_off(f, b + n), bs = f->blksize, a, z, next;
 
 	if (f->ctx->format < 3 || !f->may_have_holes ||
 	    len != (size_t)n * CONTENT_CBLOCK || e > old_csize)
 		return false;
-	next = lseek(fd, s, SEEK_DATA);
-	if (next < 0)
-		return errno == ENXIO;
-	return next >= e;
+	a = (s + bs - 1) / bs * bs;
+	z = e / bs * bs;
+	if (a < z) {
+		next = lseek(fd, a, SEEK_DATA);
+		if (next < 0 ? errno != ENXIO : next < z)
+			return false;
+	} else {
+		a = z = e; /* no whole file system block inside: read it all */
+	}
+	return range_zero(fd, s, a) && range_zero(fd, z, e);
 }
 
 /*

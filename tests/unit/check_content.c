@@ -1039,6 +1039,13 @@ static void prep_sparse_8(struct content_file *f)
 }
 static void op_over_holes(struct content_file *f) { w_at(f, 4 * 4096, 2 * 4096, 51); }
 static void op_over_mixed(struct content_file *f) { w_at(f, 3 * 4096, 0, 52); }
+/* Two hole records in a row: the second run's first file system block
+ * holds the end of the first run's last block. */
+static void op_over_holes_twice(struct content_file *f)
+{
+	w_at(f, 2 * 4096, 2 * 4096, 58);
+	w_at(f, 2 * 4096, 4 * 4096, 59);
+}
 /* The committed size ends in a hole (block 3); a write past the end
  * reseals it as a full block, then an overwrite of it keeps the size (the
  * dirty record stays at the committed size). */
@@ -1074,6 +1081,7 @@ static const struct {
 	{ "overwrite of five blocks (one multi-block record)", prep_7blocks, op_overwrite_5 },
 	{ "overwrite of committed holes (a hole record)", prep_sparse_8, op_over_holes },
 	{ "overwrite of data and holes (a data record)", prep_sparse_8, op_over_mixed },
+	{ "two overwrites of holes in a row", prep_sparse_8, op_over_holes_twice },
 	{ "extend, then fill the hole holding the committed size", prep_sparse_partial,
 	  op_fill_hole_at_size },
 };
@@ -1843,7 +1851,7 @@ START_TEST(hole_record_for_hole_run)
 {
 	struct content_file *f = open_cf();
 	uint8_t id[16], mac[32], *w = malloc(4 * 4096), r[4 * 4096];
-	int pw[16], n;
+	int pw[600], n;
 
 	prep_sparse_8(f);
 	close_cf(f);
@@ -1851,7 +1859,7 @@ START_TEST(hole_record_for_hole_run)
 	f = open_cf();
 	recording = true;
 	op_over_holes(f); /* blocks 2..5, all holes */
-	n = pwrites(pw, 16);
+	n = pwrites(pw, (int)(sizeof(pw) / sizeof(pw[0])));
 	if (fmt == 2) {
 		ck_assert_int_eq(n, 8); /* a data record per block */
 		for (int i = 0; i < n; i += 2)
@@ -1877,7 +1885,7 @@ START_TEST(hole_record_for_hole_run)
 	}
 	ops_free();
 	op_over_mixed(f); /* blocks 0..2: data, hole, data */
-	n = pwrites(pw, 16);
+	n = pwrites(pw, (int)(sizeof(pw) / sizeof(pw[0])));
 	ck_assert_int_eq(n, fmt == 2 ? 6 : 2);
 	ck_assert_int_eq(ops[pw[0]].len, 32 + (fmt == 2 ? 1 : 3) * (off_t)CB);
 	ck_assert_int_eq(be32(ops[pw[0]].data + 28), 0);
@@ -1889,8 +1897,29 @@ START_TEST(hole_record_for_hole_run)
 	ck_assert_int_eq(content_read(f, fd, r, 3 * 4096, 3 * 4096), 3 * 4096);
 	ck_assert(!memcmp(r, w + 4096, 3 * 4096));
 	content_file_free(f);
-
 	free(w);
+
+	/* fio's pattern: 1 MiB after 1 MiB into a preallocated file. Each
+	 * run's first file system block holds the end of the block just
+	 * written before it (4128-byte blocks): still a hole record. */
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	f = open_cf();
+	w_at(f, 100, 0, 57);
+	ck_assert_int_eq(content_truncate(f, fd, 4 << 20), 0);
+	close_cf(f);
+	f = open_cf();
+	recording = true;
+	for (int i = 1; i <= 3; i++) {
+		w_at(f, 1 << 20, (off_t)i << 20, 57 + i);
+		n = pwrites(pw, (int)(sizeof(pw) / sizeof(pw[0])));
+		ck_assert_int_eq(n, fmt == 2 ? 512 : 2);
+		if (fmt == 3)
+			ck_assert_msg(ops[pw[0]].len == 64, "MiB %d: a %lld-byte record", i,
+				      (long long)ops[pw[0]].len);
+		ops_free();
+	}
+	recording = false;
+	close_cf(f);
 }
 END_TEST
 
