@@ -23,6 +23,8 @@
  * format 3, so a 1 MiB overwrite is two pwrites instead of 512; each
  * journalled block opens on its own (its own GCM tag and associated data),
  * so a torn record loses only blocks whose in-place write had not begun.
+ * A run of holes (a preallocated file being written) needs no copy: its
+ * format-3 hole record names it, and torn in place it goes back to holes.
  */
 #include "content.h"
 
@@ -44,6 +46,11 @@
 #define AAD_LEN (CONTENT_FILE_ID_LEN + 8)
 
 #define COMMIT_DIRTY 1u
+
+/* Journal record flags (format 3, u32 at offset 28): a hole record, whose
+ * header is followed by an HMAC instead of blocks. */
+#define JOURNAL_HOLE 1u
+#define JOURNAL_HOLE_LEN (CONTENT_JOURNAL_HDR + CRYPTO_MAC_LEN)
 
 struct content_ctx {
 	uint8_t *key;  /* secmem, 32 bytes: content subkey */
@@ -593,6 +600,84 @@ static int journal_write(struct content_file *f, int fd, uint64_t b,
 }
 
 /*
+ * Hole record (format 3), in slot seq % 2: u64 seq || u64 first block ||
+ * u32 4128 || u32 block count (1 .. K) || 4 zero bytes || u32 flags (bit 0,
+ * JOURNAL_HOLE) || HMAC-SHA256(commit key, file ID || bytes 0..31). It
+ * stands for a run of full blocks that were holes (no stored byte
+ * allocated) before this overwrite: torn in place, they go back to holes,
+ * their committed content. Without block bytes there is no GCM tag, so
+ * the HMAC is what keeps a forged record from zeroing blocks at recovery.
+ * The flag sits where a commit record (same key, same MAC input layout)
+ * has zero bytes, so neither can pass for the other.
+ */
+static int journal_write_hole(struct content_file *f, int fd, uint64_t b,
+			      uint32_t n)
+{
+	uint8_t rec[JOURNAL_HOLE_LEN] = { 0 };
+	uint64_t seq = f->jseq + 1;
+	off_t at = CONTENT_JOURNAL_OFF + (off_t)(seq % 2) * f->ctx->jslot;
+	int r;
+
+	put_u64(rec, seq);
+	put_u64(rec + 8, b);
+	put_u32(rec + 16, CONTENT_CBLOCK);
+	put_u32(rec + 20, n);
+	put_u32(rec + 28, JOURNAL_HOLE);
+	r = commit_mac(f, rec, rec + CONTENT_JOURNAL_HDR);
+	if (r)
+		return r;
+	f->jseq = seq;
+	return pwrite_all(fd, rec, sizeof(rec), at);
+}
+
+/* Are the backing bytes [@p from, @p to) all zero? (Read: a partial file
+ * system block at the edge of a run, shared with a neighbour block.) */
+static bool range_zero(int fd, off_t from, off_t to)
+{
+	uint8_t buf[CONTENT_CBLOCK];
+
+	while (from < to) {
+		size_t want = to - from < (off_t)sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, from);
+
+		if (n != (ssize_t)want || !all_zero(buf, want))
+			return false;
+		from += n;
+	}
+	return true;
+}
+
+/*
+ * Is the run of @p n blocks from @p b, about to be overwritten in place by
+ * @p len stored bytes, all holes that a hole record can stand for? Format
+ * 3, full blocks before (the run inside the @p old_csize backing bytes) and
+ * after, and every stored byte of it zero: the whole file system blocks
+ * inside the run by one SEEK_DATA (no data allocated there), the partial
+ * ones at its edges by reading them (a 4128-byte block shares them with
+ * its neighbours: a sequential writer has just written the one before).
+ * Asked only in a file that may have holes.
+ */
+static bool run_is_hole(const struct content_file *f, int fd, uint64_t b,
+			uint32_t n, size_t len, off_t old_csize)
+{
+	off_t s = block_off(f, b), e = block_off(f, b + n), bs = f->blksize, a, z, next;
+
+	if (f->ctx->format < 3 || !f->may_have_holes ||
+	    len != (size_t)n * CONTENT_CBLOCK || e > old_csize)
+		return false;
+	a = (s + bs - 1) / bs * bs;
+	z = e / bs * bs;
+	if (a < z) {
+		next = lseek(fd, a, SEEK_DATA);
+		if (next < 0 ? errno != ENXIO : next < z)
+			return false;
+	} else {
+		a = z = e; /* no whole file system block inside: read it all */
+	}
+	return range_zero(fd, s, a) && range_zero(fd, z, e);
+}
+
+/*
  * Reserve room for records of @p n blocks in both slots (records alternate
  * between them), before the first byte of an operation is written. Each
  * slot is reserved only as far as it is used: a file whose overwrites are
@@ -616,6 +701,7 @@ static int journal_reserve(struct content_file *f, int fd, uint32_t n)
 
 struct jrec {
 	bool valid;        /* header in range, newer than the last commit */
+	bool hole;         /* a hole record: the run was holes, no bytes */
 	uint64_t seq, block; /* block: the first of the run */
 	uint32_t n;        /* blocks in the run */
 	size_t last;       /* stored length of the last block */
@@ -623,7 +709,8 @@ struct jrec {
 	uint8_t ok[CONTENT_JOURNAL_MAX]; /* per block: opens under its AAD */
 };
 
-/* One journalled block: its stored bytes and length, and its record. */
+/* One journalled block: its stored bytes and length, and its record; c is
+ * NULL for a block of a hole record (it goes back to a hole). */
 struct jblk {
 	uint64_t block;
 	const uint8_t *c;
@@ -658,16 +745,16 @@ static void journal_free(struct jrec j[2])
  */
 static int journal_load(struct content_file *f, int fd, struct jrec j[2])
 {
-	uint8_t hdr[CONTENT_JOURNAL_HDR], plain[CONTENT_BLOCK];
+	uint8_t hdr[JOURNAL_HOLE_LEN], mac[CRYPTO_MAC_LEN], plain[CONTENT_BLOCK];
 	uint64_t maxb = (uint64_t)f->ctx->max_size / CONTENT_BLOCK;
 	int r = 0;
 
 	memset(j, 0, 2 * sizeof(*j));
 	for (int s = 0; s < 2; s++) {
 		off_t at = CONTENT_JOURNAL_OFF + (off_t)s * f->ctx->jslot;
-		ssize_t n = pread(fd, hdr, sizeof(hdr), at);
+		ssize_t n = pread(fd, hdr, sizeof(hdr), at); /* a hole record whole */
 		uint64_t seq, b;
-		uint32_t last, cnt;
+		uint32_t last, cnt, flags = 0;
 		size_t len;
 
 		if (n < 0)
@@ -682,18 +769,38 @@ static int journal_load(struct content_file *f, int fd, struct jrec j[2])
 			if (cnt != 0)
 				continue; /* format 2 has one block, count 0 */
 			cnt = 1;
+		} else {
+			flags = get_u32(hdr + 28);
 		}
 		if (seq == 0 || seq % 2 != (uint64_t)s || last <= CONTENT_OVERHEAD ||
 		    last > CONTENT_CBLOCK || cnt == 0 || cnt > f->ctx->jmax ||
-		    !all_zero(hdr + 24, 8) || b > maxb || cnt > maxb - b)
+		    !all_zero(hdr + 24, flags ? 4 : 8) || (flags & ~JOURNAL_HOLE) ||
+		    b > maxb || cnt > maxb - b)
 			continue;
-		len = (size_t)(cnt - 1) * CONTENT_CBLOCK + last;
+		len = flags ? CRYPTO_MAC_LEN : (size_t)(cnt - 1) * CONTENT_CBLOCK + last;
+		if (flags && (last != CONTENT_CBLOCK || n < JOURNAL_HOLE_LEN))
+			continue; /* a hole record: full blocks and its HMAC */
 		if (at + CONTENT_JOURNAL_HDR + (off_t)len > f->csize)
 			continue; /* cut short */
 		if (seq > f->jseq)
 			f->jseq = seq;
 		if (seq <= f->cjseq)
 			continue; /* before the last commit record: history */
+		if (flags) {
+			r = commit_mac(f, hdr, mac);
+			if (r)
+				break;
+			if (!crypto_memeq(mac, hdr + CONTENT_JOURNAL_HDR, sizeof(mac)))
+				continue; /* forged, or torn */
+			j[s].hole = true;
+			j[s].n = cnt;
+			j[s].last = last;
+			j[s].seq = seq;
+			j[s].block = b;
+			j[s].valid = true;
+			memset(j[s].ok, 1, cnt);
+			continue;
+		}
 		j[s].c = malloc(len);
 		if (!j[s].c)
 			return -ENOMEM;
@@ -733,7 +840,7 @@ static int journal_find(const struct jrec j[2], uint64_t b, struct jblk *out)
 		    (found && j[s].seq < out->seq))
 			continue;
 		out->block = b;
-		out->c = j[s].c + i * CONTENT_CBLOCK;
+		out->c = j[s].hole ? NULL : j[s].c + i * CONTENT_CBLOCK;
 		out->clen = jrec_len(&j[s], (uint32_t)i);
 		out->seq = j[s].seq;
 		found = 1;
@@ -801,7 +908,9 @@ static void recover_scan(struct content_file *f, int fd, const struct jrec j[2],
 			b = j[s].block + i;
 			if (b >= k0 || !journal_find(j, b, &jb) || jb.seq != j[s].seq)
 				continue;
-			if (block_valid_at(f, fd, b, CONTENT_CBLOCK, false))
+			/* A hole record's block that is still all zero is
+			 * the hole it was. */
+			if (block_valid_at(f, fd, b, CONTENT_CBLOCK, !jb.c))
 				continue;
 			if (jb.clen != CONTENT_CBLOCK) {
 				rc->damaged = true;
@@ -825,7 +934,12 @@ static void recover_scan(struct content_file *f, int fd, const struct jrec j[2],
 							CONTENT_OVERHEAD, true)) {
 			/* The committed version (a hole too: sparse files). */
 			plen = (size_t)(S % CONTENT_BLOCK);
-		} else if (jr && at < c) {
+		} else if (jr && !jb.c && b == k0 && S % CONTENT_BLOCK && at < c) {
+			/* Torn over a hole (a hole record): back to the hole
+			 * it was, the committed version. */
+			plen = (size_t)(S % CONTENT_BLOCK);
+			recover_add(rc, &jb);
+		} else if (jr && jb.c && at < c) {
 			plen = jb.clen - CONTENT_OVERHEAD;
 			recover_add(rc, &jb);
 		} else {
@@ -840,15 +954,42 @@ static void recover_scan(struct content_file *f, int fd, const struct jrec j[2],
 		rc->damaged = true;
 }
 
-/* Apply a recovery: journalled blocks back in place, the tail cut. */
+/*
+ * Block @p b of a hole record back to a hole: punched (zeros where the file
+ * system cannot punch), as far as the backing file reaches. The space is
+ * no longer known allocated: the high-water mark of reserve() comes down.
+ */
+static int recover_hole(struct content_file *f, int fd, uint64_t b)
+{
+	static const uint8_t zero[CONTENT_CBLOCK];
+	off_t at = block_off(f, b);
+	off_t len = f->csize - at < CONTENT_CBLOCK ? f->csize - at : CONTENT_CBLOCK;
+
+	if (len <= 0)
+		return 0;
+	f->may_have_holes = true;
+	if (f->resv > at)
+		f->resv = at;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP)
+		return -errno;
+	return pwrite_all(fd, zero, (size_t)len, at);
+}
+
+/* Apply a recovery: journalled blocks back in place (a hole record's as
+ * holes), the tail cut. */
 static int recover_apply(struct content_file *f, int fd, const struct recovery *rc)
 {
 	off_t want = csize_with_header(f, rc->size);
 	int r;
 
 	for (int i = 0; i < rc->nfix; i++) {
-		r = pwrite_all(fd, rc->fix[i].c, rc->fix[i].clen,
-			       block_off(f, rc->fix[i].block));
+		if (rc->fix[i].c)
+			r = pwrite_all(fd, rc->fix[i].c, rc->fix[i].clen,
+				       block_off(f, rc->fix[i].block));
+		else
+			r = recover_hole(f, fd, rc->fix[i].block);
 		if (r)
 			return r;
 	}
@@ -991,7 +1132,7 @@ static int load_file(struct content_file *f, int fd, bool repair,
 				len = (size_t)(st.st_size - at < CONTENT_CBLOCK
 						       ? st.st_size - at
 						       : CONTENT_CBLOCK);
-				if (jb.clen != len || block_valid_at(f, fd, b, len, false))
+				if (jb.clen != len || block_valid_at(f, fd, b, len, !jb.c))
 					continue;
 				recover_add(rc, &jb);
 			}
@@ -1361,7 +1502,10 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 				     ? p->clen - done
 				     : (size_t)n * CONTENT_CBLOCK;
 
-		r = journal_write(f, fd, b, n, p->c + done, len);
+		if (run_is_hole(f, fd, b, n, len, ocsize))
+			r = journal_write_hole(f, fd, b, n);
+		else
+			r = journal_write(f, fd, b, n, p->c + done, len);
 		if (!r)
 			r = pwrite_all(fd, p->c + done, len, block_off(f, b));
 		if (r)

@@ -1030,6 +1030,35 @@ static void op_three_appends(struct content_file *f)
 	w_at(f, 100, 4050, 11);
 	w_at(f, 30, 100, 12);
 }
+/* Block 0 data, blocks 1..7 committed holes (what fio's preallocation
+ * leaves): an overwrite of holes only is a hole record in format 3. */
+static void prep_sparse_8(struct content_file *f)
+{
+	w_at(f, 100, 0, 50);
+	ck_assert_int_eq(content_truncate(f, fd, 8 * 4096), 0);
+}
+static void op_over_holes(struct content_file *f) { w_at(f, 4 * 4096, 2 * 4096, 51); }
+static void op_over_mixed(struct content_file *f) { w_at(f, 3 * 4096, 0, 52); }
+/* Two hole records in a row: the second run's first file system block
+ * holds the end of the first run's last block. */
+static void op_over_holes_twice(struct content_file *f)
+{
+	w_at(f, 2 * 4096, 2 * 4096, 58);
+	w_at(f, 2 * 4096, 4 * 4096, 59);
+}
+/* The committed size ends in a hole (block 3); a write past the end
+ * reseals it as a full block, then an overwrite of it keeps the size (the
+ * dirty record stays at the committed size). */
+static void prep_sparse_partial(struct content_file *f)
+{
+	w_at(f, 125, 0, 53);
+	ck_assert_int_eq(content_truncate(f, fd, 3 * 4096 + 100), 0);
+}
+static void op_fill_hole_at_size(struct content_file *f)
+{
+	w_at(f, 4096, 5 * 4096, 54);
+	w_at(f, 4096, 3 * 4096, 55);
+}
 
 /* Every operation that changes a file, torn at every point. */
 static const struct {
@@ -1050,6 +1079,11 @@ static const struct {
 	{ "overwrite past a sparse committed tail", prep_sparse_tail, op_over_hole },
 	{ "truncate grow, then an extending overwrite", prep_21492, op_grow_then_extend },
 	{ "overwrite of five blocks (one multi-block record)", prep_7blocks, op_overwrite_5 },
+	{ "overwrite of committed holes (a hole record)", prep_sparse_8, op_over_holes },
+	{ "overwrite of data and holes (a data record)", prep_sparse_8, op_over_mixed },
+	{ "two overwrites of holes in a row", prep_sparse_8, op_over_holes_twice },
+	{ "extend, then fill the hole holding the committed size", prep_sparse_partial,
+	  op_fill_hole_at_size },
 };
 
 START_TEST(torn_writes)
@@ -1772,6 +1806,338 @@ START_TEST(reserved_range_not_reserved_again)
 }
 END_TEST
 
+/* ---- hole records (format 3) ---- */
+
+#define KAT_HOLE_HDR "0000000000000001000000000000000100001020000000020000000000000001"
+/* HMAC-SHA256 under the commit key of KAT_ID, computed with Python's hmac. */
+#define KAT_HOLE_MAC "89f20965ab20781185d243c58d9e69f9f7a06168d2a3104c9f3bd173616ff194"
+
+/* A hole record's HMAC as doc/file-format.md has it, computed here on its
+ * own: commit key of file @p id, over @p id || the 32-byte header. */
+static void hole_mac(const uint8_t id[16], const uint8_t hdr[32], uint8_t mac[32])
+{
+	uint8_t ck[32], key[32], in[48];
+
+	memset(ck, 0x42, sizeof(ck));
+	ck_assert_int_eq(crypto_hkdf(ck, 32, id, 16, (const uint8_t *)"atrestfs commit", 15, key,
+				     32), 0);
+	memcpy(in, id, 16);
+	memcpy(in + 16, hdr, 32);
+	ck_assert_int_eq(crypto_hmac(key, 32, in, sizeof(in), mac), 0);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The pwrites recorded, in order, into @p pw (at most @p max). */
+static int pwrites(int *pw, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < nops; i++)
+		if (ops[i].kind == OP_PWRITE) {
+			ck_assert_int_lt(n, max);
+			pw[n++] = i;
+		}
+	return n;
+}
+
+/* Overwriting a run of committed holes writes a 64-byte hole record (header
+ * and HMAC) instead of a copy of the blocks; a run holding data keeps its
+ * data record; format 2 never writes one. */
+START_TEST(hole_record_for_hole_run)
+{
+	struct content_file *f = open_cf();
+	uint8_t id[16], mac[32], *w = malloc(4 * 4096), r[4 * 4096];
+	int pw[600], n;
+
+	prep_sparse_8(f);
+	close_cf(f);
+	file_id(id);
+	f = open_cf();
+	recording = true;
+	op_over_holes(f); /* blocks 2..5, all holes */
+	n = pwrites(pw, (int)(sizeof(pw) / sizeof(pw[0])));
+	if (fmt == 2) {
+		ck_assert_int_eq(n, 8); /* a data record per block */
+		for (int i = 0; i < n; i += 2)
+			ck_assert_int_eq(ops[pw[i]].len, 32 + CB);
+	} else {
+		const struct rec_op *j = &ops[pw[0]], *ip = &ops[pw[1]];
+
+		ck_assert_int_eq(n, 2);
+		ck_assert_int_eq(be32(j->data), 0);
+		ck_assert_int_ge(be32(j->data + 4), 1);      /* seq, in its slot */
+		ck_assert_int_eq(j->off, CONTENT_JOURNAL_OFF +
+						 (be32(j->data + 4) % 2) * CONTENT_JOURNAL_SLOT(fmt));
+		ck_assert_int_eq(j->len, 64);
+		ck_assert_int_eq(be32(j->data + 12), 2);     /* first block */
+		ck_assert_int_eq(be32(j->data + 16), CB);    /* full blocks */
+		ck_assert_int_eq(be32(j->data + 20), 4);     /* count */
+		ck_assert_int_eq(be32(j->data + 24), 0);
+		ck_assert_int_eq(be32(j->data + 28), 1);     /* the hole flag */
+		hole_mac(id, j->data, mac);
+		ck_assert(!memcmp(mac, j->data + 32, 32));
+		ck_assert_int_eq(ip->off, H + 2 * CB);
+		ck_assert_int_eq(ip->len, 4 * CB);
+	}
+	ops_free();
+	op_over_mixed(f); /* blocks 0..2: data, hole, data */
+	n = pwrites(pw, (int)(sizeof(pw) / sizeof(pw[0])));
+	ck_assert_int_eq(n, fmt == 2 ? 6 : 2);
+	ck_assert_int_eq(ops[pw[0]].len, 32 + (fmt == 2 ? 1 : 3) * (off_t)CB);
+	ck_assert_int_eq(be32(ops[pw[0]].data + 28), 0);
+	ops_free();
+	recording = false;
+	close_cf(f);
+	f = open_cf();
+	fill(w, 4 * 4096, 51);
+	ck_assert_int_eq(content_read(f, fd, r, 3 * 4096, 3 * 4096), 3 * 4096);
+	ck_assert(!memcmp(r, w + 4096, 3 * 4096));
+	content_file_free(f);
+	free(w);
+
+	/* fio's pattern: 1 MiB after 1 MiB into a preallocated file. Each
+	 * run's first file system block holds the end of the block just
+	 * written before it (4128-byte blocks): still a hole record. */
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	f = open_cf();
+	w_at(f, 100, 0, 57);
+	ck_assert_int_eq(content_truncate(f, fd, 4 << 20), 0);
+	close_cf(f);
+	f = open_cf();
+	recording = true;
+	for (int i = 1; i <= 3; i++) {
+		w_at(f, 1 << 20, (off_t)i << 20, 57 + i);
+		n = pwrites(pw, (int)(sizeof(pw) / sizeof(pw[0])));
+		ck_assert_int_eq(n, fmt == 2 ? 512 : 2);
+		if (fmt == 3)
+			ck_assert_msg(ops[pw[0]].len == 64, "MiB %d: a %lld-byte record", i,
+				      (long long)ops[pw[0]].len);
+		ops_free();
+	}
+	recording = false;
+	close_cf(f);
+}
+END_TEST
+
+/* The in-place write over holes torn after its hole record: the blocks it
+ * got whole are new, the torn one goes back to a hole (zeros, punched, no
+ * EIO), the ones it never reached stay holes; fsck finds it first. */
+START_TEST(torn_over_holes_reads_zeros)
+{
+	struct content_file *f = open_cf();
+	struct content_check chk;
+	uint8_t *w = malloc(4 * 4096), r[8 * 4096], z[CB];
+	off_t n;
+
+	prep_sparse_8(f);
+	close_cf(f);
+	f = open_cf();
+	op_over_holes(f);       /* hole record, then blocks 2..5 in place */
+	content_file_free(f);   /* power cut: the record is the only mark */
+	/* Block 3 half written, blocks 4 and 5 never. */
+	ck_assert_int_eq(__real_fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					  H + 3 * CB + 2048, 3 * CB - 2048), 0);
+	ck_assert_int_eq(content_check_file(ctx, fd, false, &chk), 2); /* to repair */
+	ck_assert(chk.torn_tail);
+	ck_assert(!chk.size_mismatch);
+	/* fsck --repair: recovered, then nothing left to find. */
+	ck_assert_int_eq(content_check_file(ctx, fd, true, &chk), 1);
+	ck_assert(!chk.size_mismatch && !chk.bad_blocks);
+	f = open_cf();
+	n = content_size(f);
+	ck_assert_int_eq(n, 8 * 4096);
+	ck_assert_int_eq(content_read(f, fd, r, sizeof(r), 0), 8 * 4096);
+	fill(w, 4 * 4096, 51);
+	ck_assert(!memcmp(r + 2 * 4096, w, 4096));
+	for (int i = 3 * 4096; i < 8 * 4096; i++)
+		ck_assert_int_eq(r[i], 0);
+	ck_assert_int_eq(pread(fd, z, CB, H + 3 * CB), CB);
+	for (int i = 0; i < CB; i++)
+		ck_assert_int_eq(z[i], 0);
+	close_cf(f);
+	/* Recovered and committed: a clean, consistent file. */
+	ck_assert_int_eq(content_check_file(ctx, fd, false, &chk), 0);
+	ck_assert(!chk.torn_tail && !chk.size_mismatch);
+	free(w);
+}
+END_TEST
+
+/*
+ * Hole records by hand over a clean file of four data blocks whose block 1
+ * is torn in place: a valid one sends block 1 back to a hole; a bad HMAC,
+ * another file's HMAC, a reserved byte, an unknown flag, a last length
+ * other than 4128, the wrong slot or a format-2 volume make it void (block
+ * 1 reads EIO). A hole record is never a commit record either.
+ */
+START_TEST(hole_record_hostile)
+{
+	enum { GOOD, BAD_MAC, OTHER_ID, RESERVED, FLAG, LAST, SLOT, NCASES };
+	uint8_t *hh = hex(KAT_HOLE_HDR, NULL), *km = hex(KAT_HOLE_MAC, NULL), *kid = hex(KAT_ID, NULL);
+	uint8_t id[16], rec[64], junk[100], r[4096], *a;
+	const off_t slot1 = CONTENT_JOURNAL_OFF + CONTENT_JOURNAL_SLOT(fmt);
+	off_t alen;
+	struct content_file *f;
+
+	/* The layout, pinned: the HMAC computed elsewhere. */
+	hole_mac(kid, hh, rec);
+	ck_assert(!memcmp(rec, km, 32));
+	committed_file(4 * 4096);
+	file_id(id);
+	memset(junk, 0x5a, sizeof(junk));
+	ck_assert_int_eq(__real_pwrite(fd, junk, sizeof(junk), H + CB + 1000), (ssize_t)sizeof(junk));
+	a = file_bytes(&alen);
+	for (int c = 0; c < NCASES; c++) {
+		uint8_t oid[16];
+
+		set_file_bytes(a, alen);
+		memcpy(rec, hh, 32);
+		if (fmt == 2)
+			rec[23] = 0; /* format 2: count 0, one block */
+		if (c == RESERVED)
+			rec[25] = 1;
+		if (c == FLAG)
+			rec[31] = 3;
+		if (c == LAST)
+			rec[19] = 0x1f;
+		if (c == SLOT)
+			rec[7] = 2;
+		memcpy(oid, id, 16);
+		if (c == OTHER_ID)
+			oid[0] ^= 1;
+		hole_mac(oid, rec, rec + 32);
+		if (c == BAD_MAC)
+			rec[63] ^= 1;
+		ck_assert_int_eq(__real_pwrite(fd, rec, 64, slot1), 64);
+		f = open_cf();
+		ck_assert_int_eq(content_read(f, fd, r, 4096, 0), 4096);
+		ck_assert_int_eq(content_read(f, fd, r, 4096, 2 * 4096), 4096);
+		if (c == GOOD && fmt == 3) {
+			ck_assert_int_eq(content_read(f, fd, r, 4096, 4096), 4096);
+			for (int i = 0; i < 4096; i++)
+				ck_assert_int_eq(r[i], 0);
+		} else {
+			ck_assert_msg(content_read(f, fd, r, 4096, 4096) == -EIO, "case %d accepted", c);
+		}
+		content_file_free(f);
+	}
+	/* A valid hole record (seq 3, odd) in commit slot 1 is refused: the
+	 * flag sits where a commit record has zero bytes. */
+	set_file_bytes(a, alen);
+	memcpy(rec, hh, 32);
+	rec[7] = 3;
+	hole_mac(id, rec, rec + 32);
+	ck_assert_int_eq(__real_pwrite(fd, rec, 64, 512 + 512), 64);
+	f = open_cf();
+	ck_assert_int_eq(content_size(f), 4 * 4096);
+	ck_assert_int_eq(content_read(f, fd, r, 4096, 3 * 4096), 4096);
+	content_file_free(f);
+	free(a);
+	free(hh);
+	free(km);
+	free(kid);
+}
+END_TEST
+
+/* Commit slot @p slot rewritten by hand: seq, size, flags, journal seq. */
+static void put_commit_rec(const uint8_t id[16], uint64_t seq, uint64_t size, uint32_t flags,
+			   uint64_t jseq)
+{
+	uint8_t rec[64] = { 0 };
+
+	for (int i = 0; i < 8; i++) {
+		rec[i] = (uint8_t)(seq >> (56 - 8 * i));
+		rec[8 + i] = (uint8_t)(size >> (56 - 8 * i));
+		rec[20 + i] = (uint8_t)(jseq >> (56 - 8 * i));
+	}
+	for (int i = 0; i < 4; i++)
+		rec[16 + i] = (uint8_t)(flags >> (24 - 8 * i));
+	hole_mac(id, rec, rec + 32); /* the same MAC construction */
+	ck_assert_int_eq(__real_pwrite(fd, rec, 64, 512 + 512 * (off_t)(seq % 2)), 64);
+}
+
+/*
+ * Recovery of a dirty file whose block holding the committed size was a
+ * full hole in the backing file (grown past it) and is torn under a hole
+ * record: it counts as the hole it was, at the committed length, and the
+ * file ends there. Without a valid record, committed data is missing: EIO.
+ * Built by hand (the daemon reseals such a block before it grows a file).
+ */
+START_TEST(hole_record_at_committed_size)
+{
+	const off_t S = 3 * 4096 + 100;
+	uint8_t id[16], c[64], rec[64], junk[300], r[4096], *a;
+	uint64_t seq[2], cseq, jseq;
+	struct content_file *f = open_cf();
+	off_t alen;
+	int w;
+
+	w_at(f, 125, 0, 56);
+	ck_assert_int_eq(content_truncate(f, fd, S), 0);
+	close_cf(f);
+	file_id(id);
+	for (int s = 0; s < 2; s++) {
+		ck_assert_int_eq(pread(fd, c, 64, 512 + 512 * s), 64);
+		seq[s] = 0;
+		for (int i = 0; i < 8; i++)
+			seq[s] = seq[s] << 8 | c[i];
+	}
+	w = seq[0] > seq[1] ? 0 : 1;
+	ck_assert_int_eq(pread(fd, c, 64, 512 + 512 * w), 64);
+	cseq = seq[w];
+	jseq = 0;
+	for (int i = 0; i < 8; i++)
+		jseq = jseq << 8 | c[20 + i];
+	/* Dirty at S, the backing file grown by two blocks (holes). */
+	put_commit_rec(id, cseq + 1, (uint64_t)S, 1, jseq);
+	ck_assert_int_eq(__real_ftruncate(fd, H + 5 * CB), 0);
+	memset(rec, 0, sizeof(rec));
+	for (int i = 0; i < 8; i++)
+		rec[i] = (uint8_t)((jseq + 1) >> (56 - 8 * i));
+	rec[15] = 3;        /* first block */
+	rec[18] = CB >> 8;  /* full blocks */
+	rec[19] = CB & 0xff;
+	rec[23] = 1;        /* count (format 2: the flag makes it void anyway) */
+	rec[31] = 1;        /* hole */
+	hole_mac(id, rec, rec + 32);
+	ck_assert_int_eq(__real_pwrite(fd, rec, 64,
+				       CONTENT_JOURNAL_OFF +
+					       (off_t)((jseq + 1) % 2) * CONTENT_JOURNAL_SLOT(fmt)),
+			 64);
+	memset(junk, 0x5a, sizeof(junk));
+	ck_assert_int_eq(__real_pwrite(fd, junk, sizeof(junk), H + 3 * CB), (ssize_t)sizeof(junk));
+	a = file_bytes(&alen);
+	f = open_cf();
+	if (fmt == 3) {
+		struct stat st;
+
+		ck_assert_int_eq(content_size(f), S);
+		ck_assert_int_eq(content_read(f, fd, r, sizeof(r), 3 * 4096), 100);
+		for (int i = 0; i < 100; i++)
+			ck_assert_int_eq(r[i], 0);
+		fstat(fd, &st);
+		ck_assert_int_eq(st.st_size, H + 3 * CB + 132);
+	} else {
+		ck_assert_int_eq(content_read(f, fd, r, 100, 3 * 4096), -EIO);
+	}
+	content_file_free(f);
+	/* The same with the record's HMAC broken: committed data missing. */
+	set_file_bytes(a, alen);
+	rec[40] ^= 1;
+	ck_assert_int_eq(__real_pwrite(fd, rec, 64,
+				       CONTENT_JOURNAL_OFF +
+					       (off_t)((jseq + 1) % 2) * CONTENT_JOURNAL_SLOT(fmt)),
+			 64);
+	f = open_cf();
+	ck_assert_int_eq(content_read(f, fd, r, 100, 3 * 4096), -EIO);
+	content_file_free(f);
+	free(a);
+}
+END_TEST
+
 /* One TCase per test and format, named NAME_f2 / NAME_f3. */
 static void add(Suite *s, const char *name, const TTest *t, int loop_end, int timeout,
 		void (*su)(void), const char *tag)
@@ -1839,7 +2205,11 @@ static void add_all(Suite *s, void (*su)(void), const char *tag)
 	T(journal_count_field);
 	T(overwrite_pwrites);
 	T(reserved_range_not_reserved_again);
+	T(hole_record_for_hole_run);
+	T(hole_record_hostile);
+	T(hole_record_at_committed_size);
 	if (su == setup3) {
+		T(torn_over_holes_reads_zeros);
 		T(journal_known_answer);
 		T(torn_run_restored_per_block);
 		T(overwrite_longer_than_a_record);
