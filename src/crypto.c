@@ -10,6 +10,16 @@
  * heap, so crypto_forget() erases it (frees OpenSSL's part, which the next
  * call sets up again) when the request that needed it is done. Every
  * OpenSSL return is checked with != 1.
+ *
+ * Names (AES-SIV, one message per create/lookup/unlink) get the same
+ * treatment, but OpenSSL 3's SIV context cannot be re-initialised for a
+ * second message without a key: with a NULL key it keeps the S2V state of
+ * the last message and refuses a second encryption (it allows one crypto
+ * operation per keying), and keying it again fetches CBC, CTR and CMAC
+ * implementations and computes both key schedules. So each thread keeps a
+ * keyed SIV "template" context, never used for a message, and copies it
+ * into a working context per message: a copy of a freshly keyed state,
+ * without fetches or key schedules. crypto_forget() erases both.
  */
 #include "crypto.h"
 
@@ -41,6 +51,13 @@ struct thread_ctx {
 	bool ready[CTX_COUNT];
 	bool keyed[CTX_COUNT];
 	uint8_t *key[CTX_COUNT]; /* secmem, CRYPTO_KEY_LEN bytes */
+	/* SIV: @siv_tpl is keyed (with @siv_key, @siv_key_len bytes) while
+	 * @siv_keyed; @siv_work is the copy a message runs on. @siv_used:
+	 * either may hold a key schedule (even a half-set one). */
+	EVP_CIPHER_CTX *siv_tpl, *siv_work;
+	bool siv_keyed, siv_used;
+	size_t siv_key_len;
+	uint8_t *siv_key; /* secmem, CRYPTO_SIV_KEY_LEN bytes */
 };
 
 static pthread_key_t tctx_key;
@@ -60,6 +77,10 @@ static void thread_ctx_free(void *p)
 		EVP_CIPHER_CTX_free(t->c[i]);
 		secmem_free(t->key[i]);
 	}
+	/* SIV's free wipes its state and its CMAC and CTR contexts. */
+	EVP_CIPHER_CTX_free(t->siv_tpl);
+	EVP_CIPHER_CTX_free(t->siv_work);
+	secmem_free(t->siv_key);
 	OPENSSL_free(t);
 }
 
@@ -90,6 +111,11 @@ static struct thread_ctx *thread_ctx(void)
 		if (!t->key[i] || !t->c[i])
 			goto fail;
 	}
+	t->siv_key = secmem_alloc(CRYPTO_SIV_KEY_LEN);
+	t->siv_tpl = EVP_CIPHER_CTX_new();
+	t->siv_work = EVP_CIPHER_CTX_new();
+	if (!t->siv_key || !t->siv_tpl || !t->siv_work)
+		goto fail;
 	if (pthread_setspecific(tctx_key, t))
 		goto fail;
 	return t;
@@ -157,6 +183,15 @@ void crypto_forget(void)
 		t->ready[i] = false;
 		t->keyed[i] = false;
 		secmem_wipe(t->key[i], CRYPTO_KEY_LEN);
+	}
+	/* Resetting a SIV context frees (and wipes) its CMAC and CTR
+	 * contexts; the working copy holds the same schedules. */
+	if (t->siv_used) {
+		EVP_CIPHER_CTX_reset(t->siv_tpl);
+		EVP_CIPHER_CTX_reset(t->siv_work);
+		t->siv_keyed = false;
+		t->siv_used = false;
+		secmem_wipe(t->siv_key, CRYPTO_SIV_KEY_LEN);
 	}
 }
 
@@ -278,7 +313,42 @@ int crypto_gcm_open(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *iv,
 	return 0;
 }
 
-/* SIV is one-shot per message, so a fresh context per call is no loss. */
+/*
+ * The calling thread's SIV context for one message in direction @p enc
+ * under @p key: a copy of the thread's template, which is keyed again only
+ * when it holds no key or another one.
+ */
+static EVP_CIPHER_CTX *siv_ctx(int enc, const uint8_t *key, size_t key_len)
+{
+	struct thread_ctx *t = thread_ctx();
+	EVP_CIPHER *cipher = key_len == 32 ? siv128_cipher : siv_cipher;
+
+	if (!t || !cipher)
+		return NULL;
+	t->siv_used = true;
+	if (!t->siv_keyed || t->siv_key_len != key_len ||
+	    CRYPTO_memcmp(t->siv_key, key, key_len) != 0) {
+		/* A failed init may leave a half-set key: not "keyed" (and so
+		 * not compared) until done. The reset drops the old cipher,
+		 * which may be the other key length's. */
+		t->siv_keyed = false;
+		EVP_CIPHER_CTX_reset(t->siv_tpl);
+		if (EVP_CipherInit_ex2(t->siv_tpl, cipher, key, NULL, 1, NULL) !=
+		    1)
+			return NULL;
+		memcpy(t->siv_key, key, key_len);
+		t->siv_key_len = key_len;
+		t->siv_keyed = true;
+	}
+	/* The copy frees the last message's state (wiping it) first; a NULL
+	 * key init only sets the direction, on a state not used yet. */
+	if (EVP_CIPHER_CTX_copy(t->siv_work, t->siv_tpl) != 1 ||
+	    (!enc && EVP_CipherInit_ex2(t->siv_work, NULL, NULL, NULL, 0,
+					NULL) != 1))
+		return NULL;
+	return t->siv_work;
+}
+
 static int siv_run(int enc, const uint8_t *key, size_t key_len,
 		   const uint8_t *const *ad, const size_t *ad_len, size_t n_ad,
 		   const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
@@ -286,19 +356,12 @@ static int siv_run(int enc, const uint8_t *key, size_t key_len,
 	EVP_CIPHER_CTX *c;
 	int l, r = -EIO;
 
-	EVP_CIPHER *cipher;
-
 	if (len == 0 || len > INT32_MAX ||
 	    (key_len != CRYPTO_SIV_KEY_LEN && key_len != 32))
 		return -EINVAL;
 	pthread_once(&tctx_once, crypto_init_once);
-	cipher = key_len == 32 ? siv128_cipher : siv_cipher;
-	if (!cipher)
-		return -EIO;
-	c = EVP_CIPHER_CTX_new();
+	c = siv_ctx(enc, key, key_len);
 	if (!c)
-		return -ENOMEM;
-	if (EVP_CipherInit_ex2(c, cipher, key, NULL, enc, NULL) != 1)
 		goto out;
 	if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG,
 					CRYPTO_TAG_LEN, tag) != 1)
@@ -319,7 +382,6 @@ static int siv_run(int enc, const uint8_t *key, size_t key_len,
 out:
 	if (r && !enc)
 		OPENSSL_cleanse(out, len);
-	EVP_CIPHER_CTX_free(c);
 	return r;
 }
 

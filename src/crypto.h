@@ -65,12 +65,14 @@ int crypto_gcm_open(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *iv,
 		    const uint8_t tag[CRYPTO_TAG_LEN]);
 
 /**
- * Erase the key the calling thread's GCM contexts hold. They keep the last
- * key's schedule (in OpenSSL's unlocked heap) between calls so that the
- * blocks of one request share one key setup; whoever runs a batch of
- * crypto_gcm_seal()/crypto_gcm_open() calls calls this when the batch is
- * done (the daemon before each reply, fuse_io.c; fsck after each file), so
- * no key outlives the request that used it. Cheap when nothing is held.
+ * Erase the keys the calling thread's GCM and SIV contexts hold. They keep
+ * the last key's schedule (in OpenSSL's unlocked heap) between calls so
+ * that the blocks of one request (and the names of a whole run of
+ * requests) share one key setup; whoever runs a batch of
+ * crypto_gcm_*() or crypto_siv_*() calls calls this when the batch is
+ * done (the daemon before each reply, fuse_io.c; fsck after each file and
+ * names_ctx_free(); the status thread after decrypting a path), so no key
+ * outlives the request that used it. Cheap when nothing is held.
  */
 void crypto_forget(void);
 

@@ -91,6 +91,9 @@ void names_ctx_free(struct names_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	/* This thread's SIV context may still hold the names key's schedule
+	 * (a tool's only thread never reaches a reply that forgets it). */
+	crypto_forget();
 	for (size_t i = 0; i < MEMO_SLOTS; i++)
 		pthread_mutex_destroy(&ctx->memo[i].lock);
 	secmem_free(ctx->memo);

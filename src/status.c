@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "crypto.h"
 #include "fs_ops.h"
 #include "keyprov.h"
 #include "log.h"
@@ -194,6 +196,7 @@ static json_t *last_failure(struct status_server *s, uint64_t *count)
 	struct stats_failures *f = malloc(sizeof(*f));
 	char path[PATH_MAX], *rel = NULL;
 	size_t vlen = strlen(s->vol);
+	bool plain = false;
 	json_t *o;
 
 	if (!f)
@@ -208,8 +211,14 @@ static json_t *last_failure(struct status_server *s, uint64_t *count)
 		rel = f->path + vlen + 1;
 	/* The mount path when it can be worked out, else the backing file
 	 * (a file deleted since is shown by the kernel with " (deleted)"). */
-	if (rel && s->fs->encrypted &&
-	    !bname_plain_path(&s->fs->names, rel, path, sizeof(path)))
+	if (rel && s->fs->encrypted) {
+		plain = !bname_plain_path(&s->fs->names, rel, path,
+					  sizeof(path));
+		/* This thread answers no FUSE request, so nothing else makes
+		 * its SIV context forget the names key. */
+		crypto_forget();
+	}
+	if (plain)
 		o = json_pack("{s:o, s:s, s:I}", "path", esc_string(path),
 			      "path_kind", "mount", "time", (json_int_t)f->last);
 	else

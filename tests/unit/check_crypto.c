@@ -287,36 +287,50 @@ END_TEST
  * RFC 5297, Appendix A.2 (nonce-based AES-SIV): two associated-data
  * components, then the nonce, which S2V takes as one more component.
  */
+static const char A2_KEY[] = "7f7e7d7c7b7a79787776757473727170"
+			     "404142434445464748494a4b4c4d4e4f",
+		  A2_AD1[] = "00112233445566778899aabbccddeeffdeaddadadeaddada"
+			     "ffeeddccbbaa99887766554433221100",
+		  A2_AD2[] = "102030405060708090a0",
+		  A2_NONCE[] = "09f911029d74e35bd84156c5635688c0",
+		  A2_PT[] = "7468697320697320736f6d6520706c61696e7465787420746f"
+			    "20656e6372797074207573696e67205349562d414553",
+		  A2_TAG[] = "7bdb6e3b432667eb06f4d14bff2fbd0f",
+		  A2_CT[] = "cb900f2fddbe404326601965c889bf17dba77ceb094fa663"
+			    "b7a3f748ba8af829ea64ad544a272e9c485b62a3fd5c0d";
+#define A2_PT_LEN 47
+
+/* Seal A.2's plaintext under @p key, its components swapped if asked. */
+static int a2_seal(const uint8_t *key, size_t key_len, int swap, uint8_t *ct,
+		   uint8_t *tag)
+{
+	size_t l[3], pl;
+	uint8_t *ad1 = hex(A2_AD1, &l[0]), *ad2 = hex(A2_AD2, &l[1]),
+		*nonce = hex(A2_NONCE, &l[2]), *pt = hex(A2_PT, &pl);
+	const uint8_t *ads[3] = { swap ? ad2 : ad1, swap ? ad1 : ad2, nonce };
+	size_t ls[3] = { l[swap ? 1 : 0], l[swap ? 0 : 1], l[2] };
+	int r;
+
+	ck_assert_uint_eq(pl, A2_PT_LEN);
+	r = crypto_siv_seal_keylen(key, key_len, ads, ls, 3, pt, pl, ct, tag);
+	free(ad1); free(ad2); free(nonce); free(pt);
+	return r;
+}
+
 START_TEST(siv_rfc5297_a2)
 {
-	uint8_t *key = hex("7f7e7d7c7b7a797877767574737271704041424344454647"
-			   "48494a4b4c4d4e4f", NULL);
-	size_t l[3], pl;
-	uint8_t *ad1 = hex("00112233445566778899aabbccddeeffdeaddadadeaddada"
-			   "ffeeddccbbaa99887766554433221100", &l[0]);
-	uint8_t *ad2 = hex("102030405060708090a0", &l[1]);
-	uint8_t *nonce = hex("09f911029d74e35bd84156c5635688c0", &l[2]);
-	uint8_t *pt = hex("7468697320697320736f6d6520706c61696e7465787420746f"
-			  "20656e6372797074207573696e67205349562d414553", &pl);
-	uint8_t *want_tag = hex("7bdb6e3b432667eb06f4d14bff2fbd0f", NULL);
-	uint8_t *want_ct = hex("cb900f2fddbe404326601965c889bf17dba77ceb094fa663"
-			       "b7a3f748ba8af829ea64ad544a272e9c485b62a3fd5c0d", NULL);
-	const uint8_t *ads[3] = { ad1, ad2, nonce };
+	uint8_t *key = hex(A2_KEY, NULL), *want_tag = hex(A2_TAG, NULL),
+		*want_ct = hex(A2_CT, NULL);
 	uint8_t ct[64], tag[16];
 
-	ck_assert_uint_eq(pl, 47);
-	ck_assert_int_eq(crypto_siv_seal_keylen(key, 32, ads, l, 3, pt, pl, ct, tag), 0);
+	ck_assert_int_eq(a2_seal(key, 32, 0, ct, tag), 0);
 	ck_assert(!memcmp(tag, want_tag, 16));
-	ck_assert(!memcmp(ct, want_ct, pl));
+	ck_assert(!memcmp(ct, want_ct, A2_PT_LEN));
 	/* The order of the components is part of the input. */
-	ads[0] = ad2; ads[1] = ad1;
-	{
-		size_t l2[3] = { l[1], l[0], l[2] };
-		ck_assert_int_eq(crypto_siv_seal_keylen(key, 32, ads, l2, 3, pt, pl, ct, tag), 0);
-		ck_assert(memcmp(tag, want_tag, 16));
-	}
-	ck_assert_int_eq(crypto_siv_seal_keylen(key, 48, ads, l, 3, pt, pl, ct, tag), -EINVAL);
-	free(key); free(ad1); free(ad2); free(nonce); free(pt); free(want_tag); free(want_ct);
+	ck_assert_int_eq(a2_seal(key, 32, 1, ct, tag), 0);
+	ck_assert(memcmp(tag, want_tag, 16));
+	ck_assert_int_eq(a2_seal(key, 48, 0, ct, tag), -EINVAL);
+	free(key); free(want_tag); free(want_ct);
 }
 END_TEST
 
@@ -776,6 +790,165 @@ START_TEST(gcm_key_change_in_place)
 }
 END_TEST
 
+/*
+ * The per-thread SIV context is keyed once and copied for every message
+ * (OpenSSL's SIV allows one message per keying). Many messages in a row
+ * on one thread, without forgetting, must each match a known answer:
+ * seal after seal, open after seal, open after a failed open, and the
+ * key length switching between AES-128-SIV (RFC 5297 A.2) and
+ * AES-256-SIV (Wycheproof), including a 64-byte key that starts with
+ * the 32-byte one.
+ */
+static void siv_wp_check(const struct siv_vec *v)
+{
+	size_t kl, al, pl, cl;
+	uint8_t *k = hex(v->key, &kl), *a = hex(v->aad, &al), *p = hex(v->pt, &pl),
+		*c = hex(v->ct, &cl);
+	const uint8_t *ads[1] = { a };
+	uint8_t ct[64], tag[16], back[64];
+
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(crypto_siv_seal(k, ads, &al, 1, p, pl, ct, tag), 0);
+		ck_assert_msg(!memcmp(tag, c, 16) && !memcmp(ct, c + 16, pl),
+			      "tcId %d: sealed again, output differs", v->tc);
+	}
+	c[16] ^= 1;
+	ck_assert_int_eq(crypto_siv_open(k, ads, &al, 1, c + 16, pl, back, c),
+			 -EBADMSG);
+	c[16] ^= 1;
+	for (int i = 0; i < 2; i++) {
+		memset(back, 0, sizeof(back));
+		ck_assert_int_eq(crypto_siv_open(k, ads, &al, 1, c + 16, pl, back,
+						 c), 0);
+		ck_assert_msg(!memcmp(back, p, pl), "tcId %d: open differs", v->tc);
+	}
+	free(k); free(a); free(p); free(c);
+}
+
+START_TEST(siv_reuse_known_answers)
+{
+	uint8_t *key = hex(A2_KEY, NULL), *want_tag = hex(A2_TAG, NULL),
+		*want_ct = hex(A2_CT, NULL);
+	uint8_t ct[64], tag[16], ct2[64], tag2[16], key64[64];
+
+	memcpy(key64, key, 32);
+	memcpy(key64 + 32, key, 32);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 3; i++) {
+			memset(ct, 0, sizeof(ct));
+			ck_assert_int_eq(a2_seal(key, 32, 0, ct, tag), 0);
+			ck_assert_msg(!memcmp(tag, want_tag, 16) &&
+				      !memcmp(ct, want_ct, A2_PT_LEN),
+				      "A.2 message %d of round %d differs", i, round);
+		}
+		/* Same first 32 bytes, other length: not the kept key. */
+		ck_assert_int_eq(a2_seal(key64, 64, 0, ct2, tag2), 0);
+		ck_assert(memcmp(tag2, want_tag, 16));
+		crypto_forget();
+		ck_assert_int_eq(a2_seal(key64, 64, 0, ct, tag), 0);
+		ck_assert(!memcmp(ct, ct2, A2_PT_LEN) && !memcmp(tag, tag2, 16));
+		/* And back: the 64-byte key is kept, its first half given. */
+		ck_assert_int_eq(a2_seal(key, 32, 0, ct, tag), 0);
+		ck_assert_msg(!memcmp(tag, want_tag, 16) &&
+			      !memcmp(ct, want_ct, A2_PT_LEN),
+			      "A.2 after the 64-byte key differs (round %d)", round);
+		for (size_t v = 0; v < N(siv_vecs); v++)
+			siv_wp_check(&siv_vecs[(v + (size_t)round) % N(siv_vecs)]);
+	}
+	crypto_forget();
+	free(key); free(want_tag); free(want_ct);
+}
+END_TEST
+
+/* As gcm_key_change_in_place, for names: a new key in the same buffer
+ * must be noticed by the kept SIV context, in either half. */
+START_TEST(siv_key_change_in_place)
+{
+	uint8_t key[64] = { 1 }, pt[40], ct[40], ref[40], tag[16], rtag[16];
+	const uint8_t *ad[1] = { (const uint8_t *)"0123456789abcdef" };
+	size_t adl[1] = { 16 };
+
+	memset(pt, 'n', sizeof(pt));
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < 3; i++) { /* the same key, kept */
+			pt[0] = (uint8_t)i;
+			ck_assert_int_eq(crypto_siv_seal(key, ad, adl, 1, pt, 40, ct,
+							 tag), 0);
+			crypto_forget();
+			ck_assert_int_eq(crypto_siv_seal(key, ad, adl, 1, pt, 40, ref,
+							 rtag), 0);
+			ck_assert(!memcmp(ct, ref, 40) && !memcmp(tag, rtag, 16));
+			ck_assert_int_eq(crypto_siv_open(key, ad, adl, 1, ct, 40, ref,
+							 tag), 0);
+			ck_assert(!memcmp(ref, pt, 40));
+		}
+		key[round * 8 + 3] ^= 0x20; /* no forget */
+		ck_assert_int_eq(crypto_siv_seal(key, ad, adl, 1, pt, 40, ct, tag),
+				 0);
+		crypto_forget();
+		ck_assert_int_eq(crypto_siv_seal(key, ad, adl, 1, pt, 40, ref, rtag),
+				 0);
+		ck_assert_msg(!memcmp(ct, ref, 40) && !memcmp(tag, rtag, 16),
+			      "old key used after an in-place change (round %d)",
+			      round);
+	}
+	crypto_forget();
+}
+END_TEST
+
+/*
+ * The SIV context keeps the names key's schedules (CMAC's and CTR's)
+ * between calls and crypto_forget() must erase them, the template's and
+ * the working copy's, and those of the copies the messages before ran
+ * on. The key is forget_key twice (both halves), in read-only memory so
+ * that only the schedules and the locked copy (2) can be found.
+ */
+static const uint8_t siv_forget_key[64] = {
+	0x5c, 0x17, 0xa9, 0x3e, 0xd2, 0x48, 0x8b, 0xf1, 0x06, 0x6d, 0xc4,
+	0x9a, 0x23, 0xe7, 0x71, 0xb8, 0x4f, 0x90, 0x1c, 0xd5, 0x62, 0xab,
+	0x37, 0xfe, 0x88, 0x0b, 0x5a, 0xc3, 0x14, 0x69, 0xe2, 0x9d,
+	0x5c, 0x17, 0xa9, 0x3e, 0xd2, 0x48, 0x8b, 0xf1, 0x06, 0x6d, 0xc4,
+	0x9a, 0x23, 0xe7, 0x71, 0xb8, 0x4f, 0x90, 0x1c, 0xd5, 0x62, 0xab,
+	0x37, 0xfe, 0x88, 0x0b, 0x5a, 0xc3, 0x14, 0x69, 0xe2, 0x9d,
+};
+
+START_TEST(siv_forget_erases_key)
+{
+	const uint8_t *ad[1] = { (const uint8_t *)"dirid" };
+	size_t adl[1] = { 5 };
+	uint8_t pt[24] = { 'x' }, ct[24], tag[16], out[24];
+	int held;
+
+	ck_assert(!memcmp(siv_forget_key, forget_key, 32) &&
+		  !memcmp(siv_forget_key + 32, forget_key, 32));
+	ck_assert_int_eq(key_copies(), 0);
+	for (int i = 0; i < 3; i++) {
+		pt[1] = (uint8_t)i;
+		ck_assert_int_eq(crypto_siv_seal(siv_forget_key, ad, adl, 1, pt, 24,
+						 ct, tag), 0);
+		ck_assert_int_eq(crypto_siv_open(siv_forget_key, ad, adl, 1, ct,
+						 24, out, tag), 0);
+	}
+	tag[0] ^= 1; /* a failed open leaves its copy behind too */
+	ck_assert_int_eq(crypto_siv_open(siv_forget_key, ad, adl, 1, ct, 24, out,
+					 tag), -EBADMSG);
+	/* Held between calls beyond the locked copy: the scan sees them. */
+	held = key_copies();
+	ck_assert_msg(held >= 4,
+		      "SIV key schedules not found in memory before forgetting "
+		      "(%d copies): the scan does not know their layout", held);
+	crypto_forget();
+	ck_assert_int_eq(key_copies(), 0);
+	crypto_forget();
+	tag[0] ^= 1;
+	ck_assert_int_eq(crypto_siv_open(siv_forget_key, ad, adl, 1, ct, 24, out,
+					 tag), 0);
+	ck_assert(!memcmp(out, pt, 24));
+	crypto_forget();
+	ck_assert_int_eq(key_copies(), 0);
+}
+END_TEST
+
 START_TEST(secmem_zeroed_and_wiped)
 {
 	uint8_t *p = secmem_alloc(100), *q;
@@ -825,6 +998,9 @@ int main(void)
 	ADD_TEST(s, siv_rfc5297_a1);
 	ADD_TEST(s, siv_rfc5297_a2);
 	ADD_TEST(s, siv256_roundtrip_and_tamper);
+	ADD_TEST(s, siv_reuse_known_answers);
+	ADD_TEST(s, siv_key_change_in_place);
+	ADD_TEST(s, siv_forget_erases_key);
 	ADD_TEST(s, keywrap_wycheproof_invalid);
 	ADD_TEST(s, keywrap_roundtrip_and_tamper);
 	ADD_TEST(s, base64_rfc4648);
