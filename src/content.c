@@ -647,28 +647,53 @@ static bool range_zero(int fd, off_t from, off_t to)
 	return true;
 }
 
+/* The first file system block boundary at or after block @p b. */
+static off_t fs_block_up(const struct content_file *f, uint64_t b)
+{
+	return (block_off(f, b) + f->blksize - 1) / f->blksize * f->blksize;
+}
+
+/*
+ * Where the first data after block @p b starts, asked before the operation
+ * reserves its space: a fallocate turns holes into unwritten extents, which
+ * SEEK_DATA reports as data wherever the page cache holds them (the holes
+ * were read). 0 when not asked (no hole record possible).
+ */
+static off_t holes_until(const struct content_file *f, int fd, uint64_t b, off_t old_csize)
+{
+	off_t next;
+
+	if (f->ctx->format < 3 || !f->may_have_holes)
+		return 0;
+	next = lseek(fd, fs_block_up(f, b), SEEK_DATA);
+	if (next < 0)
+		return errno == ENXIO ? old_csize : 0;
+	return next;
+}
+
 /*
  * Is the run of @p n blocks from @p b, about to be overwritten in place by
  * @p len stored bytes, all holes that a hole record can stand for? Format
  * 3, full blocks before (the run inside the @p old_csize backing bytes) and
  * after, and every stored byte of it zero: the whole file system blocks
- * inside the run by one SEEK_DATA (no data allocated there), the partial
+ * inside the run by SEEK_DATA (no data allocated there; up to @p hole_to
+ * known from before the space was reserved, holes_until()), the partial
  * ones at its edges by reading them (a 4128-byte block shares them with
  * its neighbours: a sequential writer has just written the one before).
  * Asked only in a file that may have holes.
  */
 static bool run_is_hole(const struct content_file *f, int fd, uint64_t b,
-			uint32_t n, size_t len, off_t old_csize)
+			uint32_t n, size_t len, off_t old_csize, off_t hole_to)
 {
-	off_t s = block_off(f, b), e = block_off(f, b + n), bs = f->blksize, a, z, next;
+	off_t s = block_off(f, b), e = block_off(f, b + n), a, z, next;
 
 	if (f->ctx->format < 3 || !f->may_have_holes ||
 	    len != (size_t)n * CONTENT_CBLOCK || e > old_csize)
 		return false;
-	a = (s + bs - 1) / bs * bs;
-	z = e / bs * bs;
+	a = fs_block_up(f, b);
+	z = e / f->blksize * f->blksize;
 	if (a < z) {
-		next = lseek(fd, a, SEEK_DATA);
+		next = z <= hole_to ? z : lseek(fd, a, SEEK_DATA);
 		if (next < 0 ? errno != ENXIO : next < z)
 			return false;
 	} else {
@@ -1424,6 +1449,7 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 	uint64_t existing = (uint64_t)(content_size(f) + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
 	uint64_t kfree, jend;
 	uint32_t njournal;
+	off_t hole_to = 0; /* holes before the reservation: run_is_hole() */
 	size_t done = 0;
 	int r = 0;
 
@@ -1465,6 +1491,8 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 			   : 0;
 	if (p->pad_len && njournal == 0)
 		njournal = 1;
+	if (p->clen && p->b0 < jend)
+		hole_to = holes_until(f, fd, p->b0, ocsize);
 	/* 3. Space and size next: if that fails, the dirty mark is undone
 	 * and the file is byte for byte as it was. */
 	if (p->pad_len)
@@ -1502,7 +1530,7 @@ static int run_plan(struct content_file *f, int fd, const struct plan *p)
 				     ? p->clen - done
 				     : (size_t)n * CONTENT_CBLOCK;
 
-		if (run_is_hole(f, fd, b, n, len, ocsize))
+		if (run_is_hole(f, fd, b, n, len, ocsize, hole_to))
 			r = journal_write_hole(f, fd, b, n);
 		else
 			r = journal_write(f, fd, b, n, p->c + done, len);

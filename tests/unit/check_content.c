@@ -2138,6 +2138,63 @@ START_TEST(hole_record_at_committed_size)
 }
 END_TEST
 
+/* The same over holes: three hole records (256, 256, 87 blocks), each
+ * followed by its write in place, although the holes were read before
+ * (in the page cache, the reserved range is data to SEEK_DATA); torn in
+ * the second run's write in place or in the third record, every byte
+ * reads old (zeros) or new, no EIO. */
+START_TEST(holes_longer_than_a_record)
+{
+	uint8_t *a, *oldp, *newp;
+	off_t alen, olds, news;
+	struct content_file *f = open_cf();
+	int pw[8], npw;
+	static const uint32_t runs[3] = { 256, 256, 87 };
+
+	w_at(f, 100, 0, 60);
+	ck_assert_int_eq(content_truncate(f, fd, 600 * 4096), 0);
+	close_cf(f);
+	a = file_bytes(&alen);
+	oldp = plain_of(&olds);
+	f = open_cf();
+	recording = true;
+	w_at(f, 599 * 4096, 4096, 61);
+	recording = false;
+	content_file_free(f);
+	newp = plain_of(&news);
+	npw = pwrites(pw, 8);
+	ck_assert_int_eq(npw, 6);
+	for (int r = 0, b = 1; r < 3; b += (int)runs[r], r++) {
+		const struct rec_op *j = &ops[pw[2 * r]], *w = &ops[pw[2 * r + 1]];
+
+		ck_assert_msg(j->len == 64, "run %d: a %lld-byte record", r, (long long)j->len);
+		ck_assert_int_eq(be32(j->data + 12), b);
+		ck_assert_int_eq(be32(j->data + 20), runs[r]);
+		ck_assert_int_eq(be32(j->data + 28), 1);
+		ck_assert_int_eq(w->off, H + (off_t)b * CB);
+		ck_assert_int_eq(w->len, (off_t)runs[r] * CB);
+	}
+	{
+		int k = op_sectors(&ops[pw[3]]);
+		int cut[4][3] = { { pw[3], 0, k / 2 }, { pw[3], k / 3, k }, { pw[3], 700, 701 },
+				  { pw[4], 0, 0 } };
+
+		for (int c = 0; c < 4; c++) {
+			set_file_bytes(a, alen);
+			for (int m = 0; m < cut[c][0]; m++)
+				apply_op(&ops[m], 0, op_sectors(&ops[m]), false);
+			apply_op(&ops[cut[c][0]], cut[c][1], cut[c][2], false);
+			check_crashed(oldp, olds, newp, news, "600 blocks over holes", cut[c][0],
+				      cut[c][1], cut[c][2]);
+		}
+	}
+	ops_free();
+	free(a);
+	free(oldp);
+	free(newp);
+}
+END_TEST
+
 /* One TCase per test and format, named NAME_f2 / NAME_f3. */
 static void add(Suite *s, const char *name, const TTest *t, int loop_end, int timeout,
 		void (*su)(void), const char *tag)
@@ -2210,6 +2267,7 @@ static void add_all(Suite *s, void (*su)(void), const char *tag)
 	T(hole_record_at_committed_size);
 	if (su == setup3) {
 		T(torn_over_holes_reads_zeros);
+		T(holes_longer_than_a_record);
 		T(journal_known_answer);
 		T(torn_run_restored_per_block);
 		T(overwrite_longer_than_a_record);
