@@ -49,6 +49,14 @@ mode_after() {
 	stat -c %a "$m/f"
 }
 
+# expect_mode NAME MODE EXPECTED MESSAGE CMD...: fail with MESSAGE unless
+# a fresh file with MODE has EXPECTED after CMD.
+expect_mode() {
+	local v=$1 mode=$2 want=$3 msg=$4
+	shift 4
+	[ "$(mode_after "$v" "$mode" "$@")" = "$want" ] || fail "$v: $msg"
+}
+
 make_keyfile_volume "$WORK/enc" "$WORK/key"
 atr create --no-encryption "$WORK/plain" >/dev/null
 mount_debug enc
@@ -73,28 +81,28 @@ PY
 		fail "$v: file size after the writes: $(stat -c %s "$m/w")"
 
 	# 2. Set-id bits.
-	[ "$(mode_after "$v" 6777 "${U[@]}" sh -c "echo x >>'$m/f'")" = 777 ] ||
-		fail "$v: an unprivileged write kept set-id bits"
-	[ "$(mode_after "$v" 2777 "${U[@]}" sh -c "echo x >>'$m/f'")" = 777 ] ||
-		fail "$v: an unprivileged write kept set-group-ID with group execute"
+	expect_mode "$v" 6777 777 "an unprivileged write kept set-id bits" \
+		"${U[@]}" sh -c "echo x >>'$m/f'"
+	expect_mode "$v" 2777 777 "an unprivileged write kept set-group-ID with group execute" \
+		"${U[@]}" sh -c "echo x >>'$m/f'"
 	# Without group execute, set-group-ID goes only for a non-member
 	# (ext4 since 6.x: setattr_should_drop_sgid()); the file is root's.
-	[ "$(mode_after "$v" 2767 "${U[@]}" sh -c "echo x >>'$m/f'")" = 767 ] ||
-		fail "$v: a write by a non-member of the group kept set-group-ID"
-	[ "$(mode_after "$v" 2767 "${G[@]}" sh -c "echo x >>'$m/f'")" = 2767 ] ||
-		fail "$v: a write by a member of the group cleared set-group-ID"
-	[ "$(mode_after "$v" 2767 "${S[@]}" sh -c "echo x >>'$m/f'")" = 2767 ] ||
-		fail "$v: a write by a supplementary member cleared set-group-ID"
-	[ "$(mode_after "$v" 6767 "${G[@]}" sh -c "echo x >>'$m/f'")" = 2767 ] ||
-		fail "$v: a member's write: set-user-ID kept or set-group-ID cleared"
-	[ "$(mode_after "$v" 6777 "${U[@]}" truncate -s 100 "$m/f")" = 777 ] ||
-		fail "$v: an unprivileged truncate kept set-id bits"
-	[ "$(mode_after "$v" 6777 "${U[@]}" sh -c "echo y >'$m/f'")" = 777 ] ||
-		fail "$v: an unprivileged O_TRUNC open kept set-id bits"
-	[ "$(mode_after "$v" 6777 sh -c "echo x >>'$m/f'")" = 6777 ] ||
-		fail "$v: root's write cleared set-id bits (it has CAP_FSETID)"
-	[ "$(mode_after "$v" 6777 truncate -s 100 "$m/f")" = 6777 ] ||
-		fail "$v: root's truncate cleared set-id bits"
+	expect_mode "$v" 2767 767 "a write by a non-member of the group kept set-group-ID" \
+		"${U[@]}" sh -c "echo x >>'$m/f'"
+	expect_mode "$v" 2767 2767 "a write by a member of the group cleared set-group-ID" \
+		"${G[@]}" sh -c "echo x >>'$m/f'"
+	expect_mode "$v" 2767 2767 "a write by a supplementary member cleared set-group-ID" \
+		"${S[@]}" sh -c "echo x >>'$m/f'"
+	expect_mode "$v" 6767 2767 "a member's write: set-user-ID kept or set-group-ID cleared" \
+		"${G[@]}" sh -c "echo x >>'$m/f'"
+	expect_mode "$v" 6777 777 "an unprivileged truncate kept set-id bits" \
+		"${U[@]}" truncate -s 100 "$m/f"
+	expect_mode "$v" 6777 777 "an unprivileged O_TRUNC open kept set-id bits" \
+		"${U[@]}" sh -c "echo y >'$m/f'"
+	expect_mode "$v" 6777 6777 "root's write cleared set-id bits (it has CAP_FSETID)" \
+		sh -c "echo x >>'$m/f'"
+	expect_mode "$v" 6777 6777 "root's truncate cleared set-id bits" \
+		truncate -s 100 "$m/f"
 	[ "$(mode_after "$v" 4777 sh -c "${U[*]} sh -c 'echo x >>$m/f' &&
 		chmod 4777 '$m/f' && ${U[*]} sh -c 'echo x >>$m/f'")" = 777 ] ||
 		fail "$v: a second unprivileged write after chmod u+s kept set-user-ID"
