@@ -284,7 +284,7 @@ fi
 		"$(cut -d' ' -f1-3 /proc/loadavg)"
 	awk -F'\t' -v n="$N" '
 	$1 == "info" { printf "  %-28s %s\n", $2, $3 }
-	$1 == "time" { t[$2] = $3 }
+	$1 == "time" { t[$2] = $3; if ($2 ~ /_us_per_file$/) order[++nt] = $2 }
 	$1 == "mem" {
 		rows[++nr] = $0
 		if ($2 == "start") { r0 = $4; f0 = $7; m0 = $8 }
@@ -299,10 +299,11 @@ fi
 			    c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]
 		}
 		printf "\n"
-		for (k in t)
-			if (k ~ /_us_per_file$/)
-				printf "  %-28s %s us per file (%s s in all)\n", k, t[k],
-				    t[substr(k, 1, length(k) - 12) "_s"]
+		for (i = 1; i <= nt; i++) {
+			k = order[i]
+			printf "  %-28s %s us per file (%s s in all)\n", k, t[k],
+			    t[substr(k, 1, length(k) - 12) "_s"]
+		}
 		printf "  %-28s %.0f B\n", "rss_per_open_file", (r1 - r0) * 1024 / n
 		printf "  %-28s %.2f\n", "fds_per_open_file", (f1 - f0) / n
 		printf "  %-28s %.4f\n", "maps_per_open_file", (m1 - m0) / n
