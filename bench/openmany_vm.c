@@ -3,12 +3,12 @@
  * Many files open at once, for bench/openmany_vm.sh (runs inside its VM as
  * root, linked static: the VM has no libc of its own but the daemon's):
  *
- *   openmany_vm --create DIR N UID
+ *   openmany_vm --create DIR N UID [FIRST]
  *   openmany_vm DIR N UID DAEMON_PID [CHECKPOINT...]
  *
- * The first form drops to UID and creates DIR/f0000000.. (N empty files;
- * the host does this step natively, where it is 20-50 times faster than
- * under emulation). In the second, a child process that drops to UID (all
+ * The first form drops to UID and creates DIR/f0000000.. (N empty files,
+ * or those from number FIRST on; the host does this step natively, where
+ * it is 20-50 times faster than under emulation). In the second, a child process that drops to UID (all
  * of root's groups and capabilities gone, as an application would be)
  * opens all N read-write and holds them, writes one byte through each,
  * reads it back through each after the page cache was dropped (so every
@@ -203,8 +203,8 @@ static void become(uid_t uid)
 		fail_step("setuid", 0, errno ? errno : EPERM);
 }
 
-/* The --create form: N empty files, closed again. */
-static int create_files(const char *dir, long n, uid_t uid)
+/* The --create form: files @p first to @p n - 1, empty, closed again. */
+static int create_files(const char *dir, long first, long n, uid_t uid)
 {
 	char path[4096];
 	double t0;
@@ -213,7 +213,7 @@ static int create_files(const char *dir, long n, uid_t uid)
 	to_parent = STDOUT_FILENO;
 	become(uid);
 	t0 = now();
-	for (i = 0; i < n; i++) {
+	for (i = first; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/f%07ld", dir, i);
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 
@@ -222,16 +222,16 @@ static int create_files(const char *dir, long n, uid_t uid)
 		close(fd);
 		progress("created", i + 1, n);
 	}
-	report_time("create", now() - t0, n);
+	report_time("create", now() - t0, n - first);
 	return 0;
 }
 
 static void child(const char *dir, long n, uid_t uid, const long *cps, int ncps)
 {
 	char path[4096];
-	double t0, paused;
+	double t0, paused, seg_t0;
+	long i, seg_first = 0;
 	int *fds;
-	long i;
 	int c;
 
 	become(uid);
@@ -245,19 +245,26 @@ static void child(const char *dir, long n, uid_t uid, const long *cps, int ncps)
 	/* 2. Open them all, measured at the checkpoints (not timed). */
 	paused = 0;
 	c = 0;
-	t0 = now();
+	t0 = seg_t0 = now();
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/f%07ld", dir, i);
 		fds[i] = open(path, O_RDWR | O_CLOEXEC);
 		if (fds[i] < 0)
 			fail_step("open", i, errno);
 		progress("opened", i + 1, n);
-		if (c < ncps && i + 1 == cps[c]) {
+		if ((c < ncps && i + 1 == cps[c]) || i + 1 == n) {
 			double p0 = now();
+			char seg[64];
 
-			point("opening", i + 1);
+			/* the cost per open between checkpoints: flat or not */
+			snprintf(seg, sizeof(seg), "open_%ld_to_%ld", seg_first, i + 1);
+			report_time(seg, p0 - seg_t0, i + 1 - seg_first);
+			if (i + 1 < n)
+				point("opening", i + 1);
 			paused += now() - p0;
-			c++;
+			seg_first = i + 1;
+			seg_t0 = now();
+			c += c < ncps && i + 1 == cps[c];
 		}
 	}
 	report_time("open", now() - t0 - paused, n);
@@ -315,15 +322,17 @@ int main(int argc, char **argv)
 
 	if (getenv("OPENMANY_PREFIX"))
 		prefix = getenv("OPENMANY_PREFIX");
-	if (argc == 5 && !strcmp(argv[1], "--create")) {
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "--create")) {
+		long first = argc == 6 ? strtol(argv[5], NULL, 10) : 0;
+
 		n = strtol(argv[3], NULL, 10);
 		uid = (uid_t)strtoul(argv[4], NULL, 10);
-		if (n <= 0 || uid == 0)
-			die("N must be > 0, UID not 0");
-		return create_files(argv[2], n, uid);
+		if (n <= 0 || uid == 0 || first < 0 || first >= n)
+			die("N must be > 0, UID not 0, 0 <= FIRST < N");
+		return create_files(argv[2], first, n, uid);
 	}
 	if (argc < 5)
-		die("usage: openmany_vm --create DIR N UID | "
+		die("usage: openmany_vm --create DIR N UID [FIRST] | "
 		    "openmany_vm DIR N UID DAEMON_PID [CHECKPOINT...]");
 	n = strtol(argv[2], NULL, 10);
 	uid = (uid_t)strtoul(argv[3], NULL, 10);
