@@ -391,11 +391,6 @@ static void free_options(struct mount_opts *o)
 	free((char *)o->pin.kms_profile);
 }
 
-/*
- * 2. The checks, all in the foreground: the paths, the config, the
- * refusal rules, the lock, the pins. Nothing the volume says is acted on
- * before it agrees with what the node pins.
- */
 static int is_volume_mount(const struct mountinfo_entry *e, void *vol)
 {
 	return mountinfo_is_atrestfs(e) && !strcmp(e->source, vol);
@@ -408,6 +403,11 @@ static bool volume_is_mounted(const char *vol)
 	return mountinfo_each(NULL, is_volume_mount, (void *)vol) == 1;
 }
 
+/*
+ * 2. The checks, all in the foreground: the paths, the config, the
+ * refusal rules, the lock, the pins. Nothing the volume says is acted on
+ * before it agrees with what the node pins.
+ */
 static int check_volume(struct mount *m)
 {
 	const char *vol = m->vol;
