@@ -336,6 +336,13 @@ static void siv_dbl(uint8_t b[SIV_BLK])
 	b[SIV_BLK - 1] = (uint8_t)(b[SIV_BLK - 1] << 1 ^ (carry & 0x87));
 }
 
+/* @p dst ^= @p src, one block. */
+static void xor_block(uint8_t dst[SIV_BLK], const uint8_t src[SIV_BLK])
+{
+	for (int i = 0; i < SIV_BLK; i++)
+		dst[i] ^= src[i];
+}
+
 /*
  * One CMAC (NIST SP 800-38B) computation on the thread's CBC context: a
  * CBC-MAC from a zero IV whose last block is held back (@pend) until
@@ -406,8 +413,7 @@ static int cmac_final(struct cmac *m, uint8_t out[SIV_BLK])
 		m->pend[m->npend] = 0x80;
 		memset(m->pend + m->npend + 1, 0, SIV_BLK - m->npend - 1);
 	}
-	for (int i = 0; i < SIV_BLK; i++)
-		m->pend[i] ^= k[i];
+	xor_block(m->pend, k);
 	if (EVP_EncryptUpdate(m->c, out, &l, m->pend, SIV_BLK) != 1 ||
 	    l != SIV_BLK)
 		r = -EIO;
@@ -481,8 +487,7 @@ static int siv_s2v(struct thread_ctx *t, const uint8_t *const *ad,
 		    cmac_update(&m, ad[i], ad_len[i]) || cmac_final(&m, x))
 			goto out;
 		siv_dbl(d);
-		for (int j = 0; j < SIV_BLK; j++)
-			d[j] ^= x[j];
+		xor_block(d, x);
 	}
 	if (cmac_start(&m, t->siv_mac, t->siv_sub))
 		goto out;
@@ -496,8 +501,7 @@ static int siv_s2v(struct thread_ctx *t, const uint8_t *const *ad,
 		memcpy(x, p, len);
 		x[len] = 0x80;
 	}
-	for (int j = 0; j < SIV_BLK; j++)
-		x[j] ^= d[j];
+	xor_block(x, d);
 	if (cmac_update(&m, x, SIV_BLK) || cmac_final(&m, v))
 		goto out;
 	r = 0;
