@@ -565,6 +565,12 @@ int content_file_id(struct content_file *f, int fd,
 
 /* ---- journal ---- */
 
+/* Where journal slot @p slot (0 or 1; a record's seq % 2) starts. */
+static off_t journal_off(const struct content_file *f, uint64_t slot)
+{
+	return CONTENT_JOURNAL_OFF + (off_t)(slot % 2) * f->ctx->jslot;
+}
+
 /*
  * Journal record, in slot seq % 2: u64 seq || u64 first block || u32
  * stored length of the last block || u32 block count (format 3: 1 .. K;
@@ -583,7 +589,7 @@ static int journal_write(struct content_file *f, int fd, uint64_t b,
 {
 	uint8_t save[CONTENT_JOURNAL_HDR], *rec = c - CONTENT_JOURNAL_HDR;
 	uint64_t seq = f->jseq + 1;
-	off_t at = CONTENT_JOURNAL_OFF + (off_t)(seq % 2) * f->ctx->jslot;
+	off_t at = journal_off(f, seq);
 	int r;
 
 	memcpy(save, rec, sizeof(save));
@@ -615,7 +621,7 @@ static int journal_write_hole(struct content_file *f, int fd, uint64_t b,
 {
 	uint8_t rec[JOURNAL_HOLE_LEN] = { 0 };
 	uint64_t seq = f->jseq + 1;
-	off_t at = CONTENT_JOURNAL_OFF + (off_t)(seq % 2) * f->ctx->jslot;
+	off_t at = journal_off(f, seq);
 	int r;
 
 	put_u64(rec, seq);
@@ -716,7 +722,7 @@ static int journal_reserve(struct content_file *f, int fd, uint32_t n)
 		return 0;
 	for (int s = 0; s < 2; s++)
 		if (fallocate(fd, FALLOC_FL_KEEP_SIZE,
-			      CONTENT_JOURNAL_OFF + (off_t)s * f->ctx->jslot,
+			      journal_off(f, (uint64_t)s),
 			      need) &&
 		    errno != EOPNOTSUPP)
 			return -errno;
@@ -776,7 +782,7 @@ static int journal_load(struct content_file *f, int fd, struct jrec j[2])
 
 	memset(j, 0, 2 * sizeof(*j));
 	for (int s = 0; s < 2; s++) {
-		off_t at = CONTENT_JOURNAL_OFF + (off_t)s * f->ctx->jslot;
+		off_t at = journal_off(f, (uint64_t)s);
 		ssize_t n = pread(fd, hdr, sizeof(hdr), at); /* a hole record whole */
 		uint64_t seq, b;
 		uint32_t last, cnt, flags = 0;
@@ -1770,10 +1776,7 @@ static int block_is_hole(const struct content_file *f, int fd, uint64_t b)
 	n = pread(fd, buf, (size_t)(e - s), s);
 	if (n < 0)
 		return -errno;
-	for (ssize_t i = 0; i < n; i++)
-		if (buf[i])
-			return 0;
-	return 1;
+	return all_zero(buf, (size_t)n);
 }
 
 /* The plaintext block holding backing offset @p c (the header: block 0). */
